@@ -1,0 +1,123 @@
+"""The LightningModule that trains a transform network against the perceptual loss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+from torchvision.utils import make_grid
+
+from fastnst import __version__
+from fastnst.losses import PerceptualLoss
+
+CHECKPOINT_KEY = "fastnst"
+
+
+class StyleTransferModule(pl.LightningModule):
+    """Trains ``transformer`` so that ``loss(transformer(x), x)`` is small (Johnson et al. 2016).
+
+    Only the transform network has parameters; the loss network is frozen and stores no state
+    in checkpoints. Each checkpoint gets a ``"fastnst"`` entry holding the transform network's
+    constructor args, the style name, the resolved run config and the fastnst version, enough
+    to rebuild the network from the checkpoint alone.
+
+    Args:
+        transformer: The network being trained; must expose ``config`` (its constructor kwargs).
+        loss: Perceptual loss with its style targets already set.
+        lr: Adam learning rate.
+        scheduler: ``None`` (constant) or ``"cosine"`` (to 0 at ``trainer.max_steps``).
+        style_name: Name of the painting, stored in checkpoints.
+        config: The resolved run config (plain containers), stored in checkpoints and hparams.
+        sample_every_n_steps: Period of the (content | stylized) image grid in TensorBoard.
+        num_samples: Fixed validation images shown in that grid.
+    """
+
+    def __init__(
+        self,
+        transformer: nn.Module,
+        loss: PerceptualLoss,
+        *,
+        lr: float = 1e-3,
+        scheduler: str | None = None,
+        style_name: str = "custom",
+        config: dict[str, Any] | None = None,
+        sample_every_n_steps: int = 500,
+        num_samples: int = 4,
+    ) -> None:
+        super().__init__()
+        if scheduler not in (None, "cosine"):
+            raise ValueError(f"unknown optim.scheduler {scheduler!r}; use null or cosine")
+        self.save_hyperparameters(ignore=["transformer", "loss"])
+        self.transformer = transformer
+        self.loss = loss
+        self.samples: Tensor | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.transformer(x)
+
+    def _step(self, batch: Tensor, stage: str) -> Tensor | None:
+        if batch.numel() == 0:  # every file of the batch was unreadable
+            return None
+        terms = self.loss(self.transformer(batch), batch)
+        on_step = stage == "train"
+        for name, value in terms.items():
+            self.log(
+                f"{stage}/{name}", value, prog_bar=name in ("total", "content", "style", "tv"),
+                on_step=on_step, on_epoch=not on_step, batch_size=batch.shape[0],
+                sync_dist=not on_step,
+            )  # fmt: skip
+        return terms["total"]
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor | None:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Tensor, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def configure_optimizers(self) -> Any:
+        optimizer = torch.optim.Adam(self.transformer.parameters(), lr=self.hparams.lr)
+        if self.hparams.scheduler is None:
+            return optimizer
+        total = max(1, self.trainer.max_steps)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def on_fit_start(self) -> None:
+        datamodule = self.trainer.datamodule
+        if datamodule is not None and hasattr(datamodule, "sample_images"):
+            self.samples = datamodule.sample_images(self.hparams.num_samples)
+        self._log_samples()
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.global_step % self.hparams.sample_every_n_steps == 0:
+            self._log_samples()
+
+    def on_train_end(self) -> None:
+        self._log_samples()
+
+    @torch.no_grad()
+    def _log_samples(self) -> None:
+        """Add a grid of (content | stylized) pairs, one pair per row, to TensorBoard."""
+        experiment = getattr(self.logger, "experiment", None)
+        if self.samples is None or self.samples.numel() == 0 or experiment is None:
+            return
+        if not hasattr(experiment, "add_image") or self.global_rank != 0:
+            return
+        was_training = self.transformer.training
+        self.transformer.eval()
+        content = self.samples.to(self.device)
+        stylized = self.transformer(content).clamp(0, 1)
+        self.transformer.train(was_training)
+        pairs = torch.stack([content, stylized], dim=1).flatten(0, 1)  # (2N, 3, H, W)
+        grid = make_grid(pairs.float().cpu(), nrow=2, padding=2)
+        experiment.add_image("samples/content_stylized", grid, self.global_step)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_KEY] = {
+            "version": __version__,
+            "model_args": dict(self.transformer.config),
+            "style": self.hparams.style_name,
+            "config": self.hparams.config,
+        }

@@ -1,0 +1,208 @@
+"""The frozen VGG loss network: named layers, ImageNet normalization inside, one pass.
+
+Layers are named as in pystiche: ``conv{block}_{i}``, ``relu{block}_{i}`` and ``pool{block}``,
+so ``relu2_2`` is the ReLU after the second convolution of the second block. The network is
+built in torchvision's order (``features.0`` is ``conv1_1``), so torchvision state dicts load
+as they are, and it is cut after the deepest layer a caller asks for.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torchvision.models import VGG16_Weights, VGG19_Weights
+
+from fastnst.errors import FastNSTError
+
+log = logging.getLogger(__name__)
+
+# Output channels of each conv, "M" for a 2x2 pooling: torchvision's configs "D" and "E".
+VGG_CONFIGS: dict[str, list[int | str]] = {
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M",
+              512, 512, 512, "M", 512, 512, 512, "M"],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
+              512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+}  # fmt: skip
+IMAGENET_WEIGHTS = {"vgg16": VGG16_Weights.IMAGENET1K_V1, "vgg19": VGG19_Weights.IMAGENET1K_V1}
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def layer_names(arch: str) -> list[str]:
+    """Names of the modules of ``torchvision.models.<arch>().features``, in order."""
+    if arch not in VGG_CONFIGS:
+        raise FastNSTError(f"unknown VGG arch {arch!r}; use one of {sorted(VGG_CONFIGS)}")
+    names, block, conv = [], 1, 0
+    for item in VGG_CONFIGS[arch]:
+        if item == "M":
+            names.append(f"pool{block}")
+            block, conv = block + 1, 0
+        else:
+            conv += 1
+            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
+    return names
+
+
+def _build_features(arch: str, depth: int, pooling: str) -> nn.Sequential:
+    """The first ``depth`` modules of the VGG feature extractor (ReLUs not in place)."""
+    if pooling not in ("max", "avg"):
+        raise FastNSTError(f"unknown vgg.pooling {pooling!r}; use 'max' or 'avg'")
+    pool = nn.MaxPool2d if pooling == "max" else nn.AvgPool2d
+    modules: list[nn.Module] = []
+    in_channels = 3
+    for item in VGG_CONFIGS[arch]:
+        if item == "M":
+            modules.append(pool(kernel_size=2, stride=2))
+        else:
+            modules += [nn.Conv2d(in_channels, int(item), 3, padding=1), nn.ReLU()]
+            in_channels = int(item)
+    return nn.Sequential(*modules[:depth])
+
+
+def _random_state_dict(features: nn.Sequential, seed: int) -> dict[str, Tensor]:
+    """Kaiming-normal conv weights (fan-out, as torchvision initializes VGG), zero biases."""
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for index, module in enumerate(features):
+        if isinstance(module, nn.Conv2d):
+            out_channels, _, kh, kw = module.weight.shape
+            std = math.sqrt(2.0 / (out_channels * kh * kw))
+            state[f"{index}.weight"] = torch.randn(module.weight.shape, generator=generator) * std
+            state[f"{index}.bias"] = torch.zeros(out_channels)
+    return state
+
+
+def _imagenet_state_dict(arch: str) -> dict[str, Tensor]:
+    weights = IMAGENET_WEIGHTS[arch]
+    try:
+        return weights.get_state_dict(progress=True)
+    except OSError as err:  # URLError and friends: no network, proxy, DNS
+        raise FastNSTError(
+            f"cannot download the {arch} ImageNet weights ({err}); fetch {weights.url} "
+            f"on a machine with internet and pass vgg.weights=/path/to/{Path(weights.url).name}"
+        ) from err
+
+
+def _file_state_dict(path: Path) -> dict[str, Tensor]:
+    if not path.is_file():
+        raise FastNSTError(
+            f"VGG weights file not found: {path}; pass vgg.weights=imagenet, "
+            "vgg.weights=random or the path of a torchvision VGG state dict"
+        )
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure is the file's fault
+        raise FastNSTError(f"cannot read VGG weights file {path}: {err}") from err
+
+
+def load_vgg_state_dict(arch: str, weights: str, *, seed: int = 0) -> dict[str, Tensor]:
+    """The weights of the VGG feature extractor, keyed as ``features`` (``"0.weight"``, ...).
+
+    Args:
+        arch: ``"vgg16"`` or ``"vgg19"``.
+        weights: ``"imagenet"`` (torchvision's weights enum, downloaded once into the torch hub
+            cache), ``"random"`` (seeded Kaiming init, for tests and offline smoke runs only;
+            logged as a warning) or the path of a file holding a full torchvision VGG state dict
+            (``features.*`` and ``classifier.*``) or a features-only one (``0.weight``, ...).
+        seed: Seed of the random weights.
+    """
+    if weights == "random":
+        log.warning(
+            "vgg.weights=random: the loss network has RANDOM weights (seed %d). Style transfer "
+            "quality is meaningless; use this for tests, smoke runs and benchmarks only.",
+            seed,
+        )
+        return _random_state_dict(_build_features(arch, len(layer_names(arch)), "max"), seed)
+    state = _imagenet_state_dict(arch) if weights == "imagenet" else _file_state_dict(Path(weights))
+    if any(key.startswith("features.") for key in state):
+        state = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+    return state
+
+
+class VGGFeatures(nn.Module):
+    """Frozen VGG16/VGG19 encoder returning the named layers asked for, in one forward pass.
+
+    Input contract: RGB in [0, 1], shape (N, 3, H, W); ImageNet normalization happens inside.
+    The network is cut after the deepest of ``layers``. Its weights are non-persistent buffers,
+    not parameters: nothing can train them and they never enter a checkpoint. ``train()`` is a
+    no-op, so a parent's ``.train()`` cannot switch it out of eval mode.
+
+    Args:
+        arch: ``"vgg16"`` or ``"vgg19"``.
+        layers: Names of the layers ``forward`` returns by default (for example ``relu2_2``).
+        weights: See :func:`load_vgg_state_dict`.
+        pooling: ``"max"`` (torchvision) or ``"avg"`` (recommended by Gatys et al. 2016).
+        seed: Seed of ``weights="random"``.
+    """
+
+    def __init__(
+        self,
+        arch: str = "vgg16",
+        layers: Iterable[str] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+        *,
+        weights: str = "imagenet",
+        pooling: str = "max",
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        names = layer_names(arch)
+        self.arch = arch
+        self.layers = list(dict.fromkeys(layers))
+        unknown = [name for name in self.layers if name not in names]
+        if unknown:
+            raise FastNSTError(f"unknown {arch} layers {unknown}; valid names are {names}")
+        depth = 1 + max(names.index(name) for name in self.layers)
+        self.names = names[:depth]
+        self.features = _build_features(arch, depth, pooling)
+        self._load(load_vgg_state_dict(arch, weights, seed=seed), weights)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.eval()
+
+    def _load(self, state: dict[str, Tensor], source: str) -> None:
+        """Copy conv weights from ``state`` and turn them into non-persistent buffers."""
+        for index, module in enumerate(self.features):
+            if not isinstance(module, nn.Conv2d):
+                continue
+            tensors = {}
+            for name in ("weight", "bias"):
+                key = f"{index}.{name}"
+                expected = getattr(module, name).shape
+                if key not in state or state[key].shape != expected:
+                    raise FastNSTError(
+                        f"VGG weights {source} do not fit {self.arch}: {key} is missing or not "
+                        f"of shape {tuple(expected)}; pass weights of a torchvision {self.arch}"
+                    )
+                tensors[name] = state[key].detach().float()
+            for name, tensor in tensors.items():
+                delattr(module, name)
+                module.register_buffer(name, tensor, persistent=False)
+
+    def train(self, mode: bool = True) -> VGGFeatures:  # noqa: ARG002 - always frozen
+        """Stay in eval mode whatever a parent module asks for."""
+        return super().train(False)
+
+    def forward(self, image: Tensor, layers: Iterable[str] | None = None) -> dict[str, Tensor]:
+        """Run the network once, stopping after the deepest requested layer.
+
+        Shape:
+            image: (N, 3, H, W), RGB in [0, 1]. Each output: (N, C_l, H_l, W_l).
+        """
+        wanted = set(self.layers if layers is None else layers)
+        missing = wanted - set(self.names)
+        if missing:
+            raise ValueError(f"layers {sorted(missing)} are beyond this encoder's cut")
+        x = (image - self.mean) / self.std
+        outputs: dict[str, Tensor] = {}
+        for name, module in zip(self.names, self.features):
+            x = module(x)
+            if name in wanted:
+                outputs[name] = x
+                if len(outputs) == len(wanted):
+                    break
+        return outputs
