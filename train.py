@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-
 import hydra
 from omegaconf import DictConfig
 
-from fastnst import FastNSTError
+from fastnst.cli import exit_on_user_error
 from fastnst.train import train
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
+@exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    try:
-        train(cfg)
-    except FastNSTError as err:
-        sys.exit(f"error: {err}")
+    train(cfg)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastnst.errors import FastNSTError
+from fastnst.stylize import Stylizer
+from fastnst.version import __version__
 
-__version__ = "0.1.0"
-
-__all__ = ["FastNSTError", "__version__"]
+__all__ = ["FastNSTError", "Stylizer", "__version__"]

@@ -9,8 +9,8 @@ import torch
 from torch import Tensor, nn
 from torchvision.utils import make_grid
 
-from fastnst import __version__
 from fastnst.losses import PerceptualLoss
+from fastnst.version import __version__
 
 CHECKPOINT_KEY = "fastnst"
 

@@ -11,8 +11,10 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from fastnst.download import ensure_style_image
+from fastnst.errors import FastNSTError
 from fastnst.image import load_image
 from fastnst.lit_module import StyleTransferModule
+from fastnst.losses import PerceptualLoss
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +28,22 @@ def load_style(style_cfg: DictConfig, cache_dir: str) -> Tensor:
     return load_image(path, long_side=style_cfg.size)
 
 
-def build_module(cfg: DictConfig) -> StyleTransferModule:
-    """Transform network + perceptual loss (style targets set) wrapped in the LightningModule."""
+def build_loss(cfg: DictConfig) -> PerceptualLoss:
+    """The perceptual loss of ``cfg.loss`` with the style targets of ``cfg.style`` set.
+
+    Shared by the trainer, the optimization solver and the comparison report, so all three
+    evaluate exactly the same loss.
+    """
     loss = instantiate(cfg.loss)
     loss.set_style(load_style(cfg.style, cfg.paths.cache_dir))
+    return loss
+
+
+def build_module(cfg: DictConfig) -> StyleTransferModule:
+    """Transform network + perceptual loss (style targets set) wrapped in the LightningModule."""
     return StyleTransferModule(
         instantiate(cfg.model),
-        loss,
+        build_loss(cfg),
         lr=cfg.optim.lr,
         scheduler=cfg.optim.scheduler,
         style_name=cfg.style.name,
@@ -47,13 +58,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     Resumes from ``cfg.ckpt_path`` (global step, optimizer and scheduler state) when it is set.
     """
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path is not None and not Path(ckpt_path).expanduser().is_file():
+        raise FastNSTError(f"checkpoint to resume from not found: {ckpt_path}; fix ckpt_path=")
     pl.seed_everything(cfg.seed, workers=True)
     module = build_module(cfg)
     datamodule = instantiate(cfg.data)
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values()]
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     log.info("finished at step %d; outputs in %s", trainer.global_step, cfg.paths.output_dir)
     return metrics

@@ -62,8 +62,8 @@ class UpsampleConv(nn.Module):
 class TransformerNet(nn.Module):
     """Feed-forward stylizer: RGB in [0, 1], (N, 3, H, W) -> (N, 3, H, W) for any H, W.
 
-    The input is padded to a multiple of 4 (the two stride-2 stages) and the output cropped
-    back, so odd sizes come out at the size they went in.
+    The input is padded to a multiple of 4 (the two stride-2 stages), and to at least 8 px so
+    every reflection pad fits, and the output is cropped back: any size comes out as it went in.
 
     Args:
         width: Channels of the first layer (32 in the paper); the others are 2x and 4x it.
@@ -91,9 +91,9 @@ class TransformerNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
-        pad_h, pad_w = -h % 4, -w % 4
+        pad_h, pad_w = max(8, h + -h % 4) - h, max(8, w + -w % 4) - w
         if pad_h or pad_w:
-            mode = "reflect" if min(h, w) > 3 else "replicate"
+            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
             x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
         y = self.net(x)[..., :h, :w]
         if self.head == "sigmoid":

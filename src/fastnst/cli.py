@@ -1,0 +1,40 @@
+"""What the root entry points share: user errors become one line on stderr, not a traceback."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastnst.errors import FastNSTError
+
+Result = TypeVar("Result")
+
+
+def find_user_error(error: BaseException) -> FastNSTError | None:
+    """The FastNSTError in ``error``'s chain of causes (Hydra's instantiate wraps them)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, FastNSTError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def exit_on_user_error(main: Callable[..., Result]) -> Callable[..., Result]:
+    """Decorate an entry point so a FastNSTError anywhere exits with ``error: <message>``."""
+
+    @functools.wraps(main)
+    def wrapper(*args: Any, **kwargs: Any) -> Result:
+        try:
+            return main(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - re-raised unless it is the user's mistake
+            user_error = find_user_error(error)
+            if user_error is None:
+                raise
+            sys.exit(f"error: {user_error}")
+
+    return wrapper

@@ -1,0 +1,46 @@
+"""Every option of every config group composes, resolves and builds its objects."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from conftest import CONFIGS
+
+GROUPS = ["style", "model", "loss", "data", "trainer", "logger", "callbacks", "experiment"]
+OPTIONS = [
+    (group, path.stem) for group in GROUPS for path in sorted((CONFIGS / group).glob("*.yaml"))
+]
+
+
+def test_every_group_has_options() -> None:
+    assert {group for group, _ in OPTIONS} == set(GROUPS)
+    assert len([option for group, option in OPTIONS if group == "style"]) >= 12
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_option_composes_and_builds(make_cfg, group: str, option: str) -> None:
+    root = make_cfg().data.root  # keep the tiny test folder whatever data= says
+    overrides = {
+        "style": [f"style={option}", f"style.image={make_cfg().style.image}"],
+        "data": [f"data={option}", f"data.root={root}", "data.url=null"],
+    }.get(group, [f"{group}={option}"])
+    cfg = make_cfg(*overrides)
+    resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    assert resolved["style"]["size"] > 0 and resolved["style"]["weight"] > 0
+    assert instantiate(cfg.model).config["width"] > 0
+    assert instantiate(cfg.data).root == root
+    if cfg.trainer.accelerator != "gpu" or torch.cuda.is_available():
+        trainer = instantiate(cfg.trainer, logger=False, callbacks=[])
+        assert trainer.max_steps == cfg.trainer.max_steps
+    assert len([instantiate(c) for c in cfg.callbacks.values()]) == len(cfg.callbacks)
+    if group == "loss":
+        assert instantiate(cfg.loss).style_layers
+
+
+def test_custom_style_demands_an_image(make_cfg) -> None:
+    cfg = make_cfg("style=custom", "style.image=???")
+    with pytest.raises(Exception, match="image"):
+        OmegaConf.to_container(cfg.style, resolve=True, throw_on_missing=True)
