@@ -24,7 +24,9 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def write_images(folder: Path, count: int, size: tuple[int, int] = (48, 40), seed: int = 0) -> list[Path]:
+def write_images(
+    folder: Path, count: int, size: tuple[int, int] = (48, 40), seed: int = 0
+) -> list[Path]:
     """``count`` smooth random RGB PNGs of ``size`` (W, H) in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     generator = torch.Generator().manual_seed(seed)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import CONFIGS
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-
-from conftest import CONFIGS
 
 GROUPS = ["style", "model", "loss", "data", "trainer", "logger", "callbacks", "experiment"]
 OPTIONS = [

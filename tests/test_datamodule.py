@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import write_images
 from PIL import Image
 
 from fastnst.datamodule import ImageFolderDataModule, ImageFolderDataset, collate_skipping_none
 from fastnst.errors import FastNSTError
-
-from conftest import write_images
 
 
 def _odd_modes(folder: Path) -> list[Path]:
@@ -36,14 +35,16 @@ def test_every_mode_becomes_an_rgb_crop(tmp_path: Path) -> None:
     for index in range(len(files)):
         sample = dataset[index]
         assert sample.shape == (3, 32, 32)
-        assert 0 <= sample.min() and sample.max() <= 1
+        assert sample.min() >= 0 and sample.max() <= 1
     gray = dataset[0]
     assert torch.allclose(gray[0], gray[1]) and torch.allclose(gray[1], gray[2])
     deep = dataset[4]
     assert deep.mean().item() == pytest.approx(40000 / 65535, abs=0.01)  # not clipped to white
 
 
-def test_corrupt_file_is_skipped_and_counted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_corrupt_file_is_skipped_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     files = write_images(tmp_path / "data", 3)
     broken = tmp_path / "data" / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")

@@ -40,8 +40,8 @@ def _scalars(run: Path, tag: str) -> list[float]:
 def test_overfitting_two_images_drops_the_loss(make_cfg, tmp_path: Path) -> None:
     two = tmp_path / "two"
     write_images(two, 2, size=(32, 32), seed=3)
-    overrides = ["trainer.max_steps=60", "trainer.val_check_interval=60", "samples.every_n_steps=60"]
-    train(make_cfg(f"data.root={two}", "optim.lr=1e-2", *overrides))
+    steps = ["trainer.max_steps=60", "trainer.val_check_interval=60", "samples.every_n_steps=60"]
+    train(make_cfg(f"data.root={two}", "optim.lr=1e-2", *steps))
     losses = _scalars(tmp_path / "run", "train/total")
     assert len(losses) == 60
     assert sum(losses[-5:]) / 5 < 0.5 * losses[0]  # at least halved
@@ -68,7 +68,9 @@ def test_seeded_cpu_runs_are_reproducible(make_cfg, tmp_path: Path) -> None:
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
-def test_a_corrupt_image_does_not_stop_training(make_cfg, image_folder: Path, tmp_path: Path) -> None:
+def test_a_corrupt_image_does_not_stop_training(
+    make_cfg, image_folder: Path, tmp_path: Path
+) -> None:
     (image_folder / "zz_corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     metrics = train(make_cfg("data.val_images=1", "trainer.max_steps=6"))
     assert metrics["train/total"] > 0

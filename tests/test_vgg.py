@@ -98,7 +98,7 @@ def test_imagenet_without_network_says_how_to_pass_a_file(monkeypatch: pytest.Mo
     def offline(self, *args, **kwargs):  # noqa: ANN001, ARG001
         raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
 
-    monkeypatch.setattr(torchvision.models.VGG16_Weights.IMAGENET1K_V1.__class__, "get_state_dict", offline)
+    monkeypatch.setattr(torchvision.models.VGG16_Weights, "get_state_dict", offline)
     with pytest.raises(FastNSTError) as info:
         VGGFeatures("vgg16", ["relu1_1"], weights="imagenet")
     message = str(info.value)

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from fastnst.errors import FastNSTError
+from fastnst.interop import from_examples_state_dict, is_examples_state_dict
 from fastnst.lit_module import CHECKPOINT_KEY
 from fastnst.models import TransformerNet
 
@@ -49,6 +50,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 def load_style_checkpoint(path: str | Path) -> StyleCheckpoint:
     """The transform network of a checkpoint written by ``train.py``."""
     checkpoint = read_checkpoint(path)
+    if is_examples_state_dict(checkpoint):  # a pytorch/examples fast_neural_style .pth
+        model = from_examples_state_dict(checkpoint, path)
+        return StyleCheckpoint(model=model, style=Path(path).stem, version="pytorch/examples")
     meta = checkpoint.get(CHECKPOINT_KEY) if isinstance(checkpoint, dict) else None
     if not isinstance(meta, dict) or "model_args" not in meta:
         raise FastNSTError(f"{path} is not a fastnst checkpoint (no '{CHECKPOINT_KEY}' entry)")

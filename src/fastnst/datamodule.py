@@ -1,10 +1,11 @@
-"""Training data: any folder tree of images, resized, cropped, shuffled, never fatal on bad files."""
+"""Training data: any folder tree of images, resized, cropped, shuffled; bad files are skipped."""
 
 from __future__ import annotations
 
 import logging
 import os
 from pathlib import Path
+from typing import TypeVar
 
 import pytorch_lightning as pl
 import torch
@@ -17,6 +18,7 @@ from fastnst.errors import FastNSTError
 from fastnst.image import list_images, open_rgb, pil_to_tensor, resize_short_side
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ImageFolderDataset(Dataset):
@@ -54,6 +56,19 @@ def collate_skipping_none(batch: list[Tensor | None]) -> Tensor:
     if not samples:
         return torch.empty(0)
     return default_collate(samples)
+
+
+def split_held_out(items: list[T], count: int, seed: int) -> tuple[list[T], list[T]]:
+    """(train, held out): ``count`` items drawn with ``seed`` are held out for validation.
+
+    With fewer than ``2 * count`` items nothing is held out of training: train is all of
+    ``items`` and validation reuses ``count`` of them.
+    """
+    order = torch.randperm(len(items), generator=torch.Generator().manual_seed(seed)).tolist()
+    held_out = [items[i] for i in order[: min(count, len(items))]]
+    if len(items) < 2 * count:
+        return list(items), held_out
+    return [items[i] for i in order[len(held_out) :]], held_out
 
 
 def default_num_workers() -> int:
@@ -111,14 +126,11 @@ class ImageFolderDataModule(pl.LightningDataModule):
         if self.val_root is not None:
             self.train_files, self.val_files = files, self._list(self.val_root)
             return
-        order = torch.randperm(len(files), generator=torch.Generator().manual_seed(self.seed))
-        held_out = min(self.val_images, len(files))
-        self.val_files = [files[i] for i in order[:held_out].tolist()]
-        if len(files) >= 2 * self.val_images:
-            self.train_files = [files[i] for i in order[held_out:].tolist()]
-        else:
-            log.warning("only %d images in %s: validating on training images", len(files), self.root)
-            self.train_files = files
+        self.train_files, self.val_files = split_held_out(files, self.val_images, self.seed)
+        if len(self.train_files) == len(files):
+            log.warning(
+                "only %d images in %s: validating on training images", len(files), self.root
+            )
 
     @staticmethod
     def _list(root: str) -> list[Path]:
@@ -130,12 +142,15 @@ class ImageFolderDataModule(pl.LightningDataModule):
             raise FastNSTError(f"no images in {path}; pass data.root= a folder of jpg/png images")
         return files
 
-    def _loader(self, files: list[Path], *, train: bool) -> DataLoader:
+    def _dataset(self, files: list[Path], *, train: bool) -> Dataset:
+        return ImageFolderDataset(files, self.image_size, train=train)
+
+    def _loader(self, dataset: Dataset, *, train: bool) -> DataLoader:
         return DataLoader(
-            ImageFolderDataset(files, self.image_size, train=train),
+            dataset,
             batch_size=self.batch_size,
             shuffle=train,
-            drop_last=train and len(files) >= self.batch_size,
+            drop_last=train and len(dataset) >= self.batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
@@ -143,13 +158,20 @@ class ImageFolderDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_files, train=True)
+        return self._loader(self._dataset(self.train_files, train=True), train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_files, train=False)
+        return self._loader(self._dataset(self.val_files, train=False), train=False)
+
+    def on_after_batch_transfer(self, batch: Tensor, dataloader_idx: int) -> Tensor:
+        """uint8 batches (shards) become float in [0, 1] only now, on the training device.
+
+        Loaders then move a quarter of the bytes of float images to the GPU.
+        """
+        return batch.float().div_(255) if batch.dtype == torch.uint8 else batch
 
     def sample_images(self, count: int) -> Tensor:
-        """The first ``count`` validation images, centre-cropped: fixed across the run."""
-        dataset = ImageFolderDataset(self.val_files, self.image_size, train=False)
+        """The first ``count`` validation images, centre-cropped, float in [0, 1]: fixed."""
+        dataset = self._dataset(self.val_files, train=False)
         samples = [dataset[i] for i in range(min(count, len(dataset)))]
-        return collate_skipping_none(samples)
+        return self.on_after_batch_transfer(collate_skipping_none(samples), 0)

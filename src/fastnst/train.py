@@ -50,6 +50,8 @@ def build_module(cfg: DictConfig) -> StyleTransferModule:
         config=OmegaConf.to_container(cfg, resolve=True),
         sample_every_n_steps=cfg.samples.every_n_steps,
         num_samples=cfg.samples.count,
+        channels_last=cfg.speed.channels_last,
+        compile=cfg.speed.compile,
     )
 
 

@@ -120,7 +120,8 @@ def load_vgg_state_dict(arch: str, weights: str, *, seed: int = 0) -> dict[str, 
         return _random_state_dict(_build_features(arch, len(layer_names(arch)), "max"), seed)
     state = _imagenet_state_dict(arch) if weights == "imagenet" else _file_state_dict(Path(weights))
     if any(key.startswith("features.") for key in state):
-        state = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+        prefix = "features."
+        state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
     return state
 
 
@@ -199,7 +200,7 @@ class VGGFeatures(nn.Module):
             raise ValueError(f"layers {sorted(missing)} are beyond this encoder's cut")
         x = (image - self.mean) / self.std
         outputs: dict[str, Tensor] = {}
-        for name, module in zip(self.names, self.features):
+        for name, module in zip(self.names, self.features, strict=True):
             x = module(x)
             if name in wanted:
                 outputs[name] = x

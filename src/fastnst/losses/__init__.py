@@ -1,17 +1,28 @@
-"""Loss terms: pure functions in ``functional``, small modules built on them."""
+"""Loss terms: pure functions in ``functional`` and ``statistics``, small modules built on them."""
 
 from __future__ import annotations
 
-from fastnst.losses.functional import content_loss, gram_loss, gram_matrix, total_variation
+from fastnst.losses.functional import (
+    combine_layers,
+    content_loss,
+    gram_matrix,
+    style_distance,
+    total_variation,
+)
 from fastnst.losses.perceptual import PerceptualLoss, vgg_perceptual_loss
-from fastnst.losses.style import GramStyleLoss
+from fastnst.losses.statistics import cross_gram, feature_gradient_gram, mean_std
+from fastnst.losses.style import StyleLoss
 
 __all__ = [
-    "GramStyleLoss",
     "PerceptualLoss",
+    "StyleLoss",
+    "combine_layers",
     "content_loss",
-    "gram_loss",
+    "cross_gram",
+    "feature_gradient_gram",
     "gram_matrix",
+    "mean_std",
+    "style_distance",
     "total_variation",
     "vgg_perceptual_loss",
 ]

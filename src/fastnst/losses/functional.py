@@ -10,24 +10,35 @@ number of elements of the feature map it came from. With F_l the (C, H*W) featur
     TV(y) = mean |y[i+1, j] - y[i, j]|^p + mean |y[i, j+1] - y[i, j]|^p
 
 Gatys et al. use sums with a 1 / (4 N^2 M^2) factor instead; the means above differ from
-theirs by constants per layer, which the layer weights absorb. All reductions run in fp32.
+theirs by constants per layer, which the layer weights absorb. :func:`style_distance` offers
+their form (``"gatys"``) and a scale-free one (``"frobenius"``) as alternatives to the mean
+(``"elements"``). All reductions run in fp32.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import Tensor
 
+NORMALIZATIONS = ("elements", "gatys", "frobenius")
 
-def gram_matrix(features: Tensor) -> Tensor:
-    """Channel correlations G = F F^T / (C H W) of each image.
+
+def gram_matrix(features: Tensor, shift: float = 0.0) -> Tensor:
+    """Channel correlations G = (F + s)(F + s)^T / (C H W) of each image.
+
+    ``shift`` s = 0 is the plain Gram matrix (Gatys et al. 2016). s = -1 is the activation shift
+    of Novak & Nikulin 2016: ReLU outputs are >= 0, so without it a zero activation
+    adds nothing to G and G cannot tell sparse features from absent ones.
 
     Shape:
         features: (B, C, H, W). Returns: (B, C, C), fp32.
     """
     b, c, h, w = features.shape
-    flat = features.float().reshape(b, c, h * w)  # (B, C, H*W)
-    return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
+    flat = features.float().reshape(b, c, h * w) + shift  # (B, C, H*W)
+    with torch.autocast(flat.device.type, enabled=False):  # AMP would run bmm in bf16/fp16
+        return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
 
 
 def content_loss(features: Tensor, target: Tensor) -> Tensor:
@@ -35,13 +46,56 @@ def content_loss(features: Tensor, target: Tensor) -> Tensor:
     return torch.mean((features.float() - target.float()) ** 2)
 
 
-def gram_loss(gram: Tensor, target: Tensor) -> Tensor:
-    """Mean squared Gram difference ||G - A||_F^2 / (B C^2) (Gatys et al. 2016, eq. 4).
+def style_distance(statistic: Tensor, target: Tensor, normalization: str = "elements") -> Tensor:
+    """Distance E_l between the style statistic of the output and the style target.
+
+    With S the statistic of the output and A the target's (per image, any trailing shape):
+
+    - ``"elements"``: E = ||S - A||^2 / (number of entries), the mean (module convention).
+    - ``"gatys"``: E = ||S - A||^2 / 4. For S = F F^T / (N M) (:func:`gram_matrix`) this is
+      Gatys et al. 2016, eq. 4, E = 1 / (4 N^2 M^2) sum_ij (F F^T - F_s F_s^T)_ij^2, N channels,
+      M positions. Deviation: each Gram is divided by its own M, which equals their form when
+      both images have the same size and stays meaningful when they do not. Compared with
+      ``"elements"`` it weights a layer by C^2 / 4, so deep (wide) layers dominate.
+    - ``"frobenius"``: E = ||S / ||S||_F - A / ||A||_F||^2, scale free: invariant to the image
+      size and to the magnitude of a layer's activations, so every layer counts alike.
+
+    The result is averaged over the batch.
 
     Shape:
-        gram: (B, C, C). target: (1, C, C) or (B, C, C), broadcast over the batch.
+        statistic: (B, ...). target: (1, ...) or (B, ...), broadcast over the batch.
     """
-    return torch.mean((gram - target) ** 2)
+    if normalization == "elements":
+        return torch.mean((statistic - target) ** 2)
+    if normalization == "gatys":
+        return ((statistic - target) ** 2).flatten(1).sum(dim=1).mean() / 4
+    if normalization == "frobenius":
+        return ((_unit(statistic) - _unit(target)) ** 2).sum(dim=1).mean()
+    raise ValueError(f"unknown style normalization {normalization!r}; use one of {NORMALIZATIONS}")
+
+
+def _unit(statistic: Tensor) -> Tensor:
+    """Each image's statistic flattened and divided by its Frobenius norm, (B, K)."""
+    flat = statistic.flatten(1)
+    return flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def combine_layers(
+    terms: Mapping[str, Tensor], weights: Mapping[str, float], log_alpha: float | None = None
+) -> Tensor:
+    """Weighted sum of per-layer losses, plain or log-balanced.
+
+    ``log_alpha=None``: L = sum_l w_l E_l. Otherwise L = sum_l w_l log(alpha + E_l) with alpha > 1
+    (so every term is positive): dL/dE_l = w_l / (alpha + E_l), so a layer whose loss is k times
+    larger gets a gradient about k times smaller per unit of E_l and the layers' gradient
+    magnitudes even out during optimization. It only acts where E_l is comparable to alpha or
+    larger; for E_l << alpha it is the plain sum divided by alpha (plus a constant).
+    """
+    if log_alpha is None:
+        return sum(weights[name] * terms[name] for name in weights)
+    if log_alpha <= 1:
+        raise ValueError(f"log_alpha must be > 1, got {log_alpha}")
+    return sum(weights[name] * torch.log(log_alpha + terms[name]) for name in weights)
 
 
 def total_variation(image: Tensor, p: int = 2) -> Tensor:

@@ -3,32 +3,68 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from fastnst.losses.functional import content_loss, total_variation
-from fastnst.losses.style import GramStyleLoss
+from fastnst.color import luminance, match_luminance
+from fastnst.errors import FastNSTError
+from fastnst.losses.functional import NORMALIZATIONS, combine_layers, content_loss, total_variation
+from fastnst.losses.statistics import STATISTICS, cross_gram, make_statistic
+from fastnst.losses.style import StyleLoss
 from fastnst.vgg import VGGFeatures
+
+
+def _grey(image: Tensor) -> Tensor:
+    """The luminance Y of YIQ repeated on R, G and B, (N, 3, H, W)."""
+    return luminance(image).expand(-1, 3, -1, -1)
 
 
 class PerceptualLoss(nn.Module):
     """Content + style + total variation loss over one encoder pass (Johnson et al. 2016, eq. 5).
 
-        L(y; x, s) = w_c sum_l a_l E_content,l(y, x) + w_s sum_l b_l E_style,l(y, s) + w_tv TV(y)
+        L(y; x, s) = w_c sum_l a_l E_content,l(y, x) + w_s L_style(y, s) + w_tv TV(y)
+        L_style    = sum_l b_l E_style,l   (or, log-balanced, see ``log_alpha``)
 
     with the per-term normalization of :mod:`fastnst.losses.functional`. ``forward`` returns
-    every term (unweighted, per style layer too) so trainers and solvers can log them.
+    every term (unweighted, per style layer too) so trainers and solvers can log them. Every
+    variant below is a keyword of the ``loss`` config, so the trainer and the solver get it alike.
 
     Args:
         encoder: Returns ``{layer name: features}`` for ``encoder(image, layers)``; a
-            :class:`~fastnst.vgg.VGGFeatures` in practice, a tiny network in tests.
+            :class:`~fastnst.vgg.VGGFeatures` in practice, a tiny network in tests. Style from
+            pre-ReLU features: name conv layers (``conv1_1``) instead of ReLUs (``relu1_1``).
         content_layers: Layer name -> weight a_l.
-        style_layers: Layer name -> weight b_l.
+        style_layers: Layer name -> weight b_l, shallow to deep.
         content_weight: w_c.
         style_weight: w_s.
         tv_weight: w_tv.
-        tv_p: 2 for squared total variation, 1 for L1.
+        tv_p: 2 for squared total variation, 1 for L1 (:func:`total_variation`).
+        style_statistic: ``"gram"`` (Gatys et al. 2016), ``"gradient_gram"`` (Gram of the
+            activations and their finite differences) or ``"mean_std"`` (per-channel mean and
+            std, Huang & Belongie 2017); see :mod:`fastnst.losses.statistics`.
+        style_normalization: ``"elements"`` (mean), ``"gatys"`` (1 / (4 N^2 M^2) sum form) or
+            ``"frobenius"`` (unit-norm statistics); see ``style_distance``.
+        activation_shift: s in G = (F + s)(F + s)^T (Novak & Nikulin 2016 use s = -1).
+        correlation_chain: Compare Grams between neighbouring style layers, the deeper one
+            upsampled (Novak & Nikulin 2016, :func:`cross_gram`), instead of one Gram per layer;
+            link (l, l+1) gets the weight of l, and the deepest layer's own weight is unused.
+        log_alpha: ``None`` for the plain weighted sum over style layers; alpha > 1 for the
+            log-balanced style term sum_l b_l log(alpha + w_s E_l) (:func:`combine_layers`),
+            which replaces w_s L_style in L (and is what ``forward`` reports as ``style``).
+            w_s moves inside the log so that it decides where the log acts: layers with
+            w_s E_l >> alpha get gradients b_l / E_l, scale free, those with w_s E_l << alpha
+            stay linear.
+        luminance_only: Colour preservation (Gatys et al. 2017, "Controlling Perceptual Factors
+            in Neural Style Transfer", sec. 5.1): the output and the content enter the encoder as
+            their luminance Y repeated on RGB, and the style as its luminance matched to the
+            content's mean and std (:func:`~fastnst.color.match_luminance`) when
+            :meth:`set_style` is given the content. Deviation: in training there is no single
+            content image, so the style's own luminance is used unmatched. TV still acts on the
+            RGB output. Recombine the result with the content's chroma by
+            :func:`~fastnst.color.transfer_luminance`.
     """
 
     def __init__(
@@ -41,44 +77,102 @@ class PerceptualLoss(nn.Module):
         style_weight: float = 1e5,
         tv_weight: float = 0.0,
         tv_p: int = 2,
+        style_statistic: str = "gram",
+        style_normalization: str = "elements",
+        activation_shift: float = 0.0,
+        correlation_chain: bool = False,
+        log_alpha: float | None = None,
+        luminance_only: bool = False,
     ) -> None:
         super().__init__()
+        _check_options(style_statistic, style_normalization, correlation_chain, log_alpha, tv_p)
         self.encoder = encoder
         self.content_layers = {name: float(w) for name, w in content_layers.items()}
         self.style_layers = {name: float(w) for name, w in style_layers.items()}
-        self.style_losses = nn.ModuleDict({name: GramStyleLoss() for name in self.style_layers})
+        names = list(self.style_layers)
+        if correlation_chain and len(names) < 2:
+            raise FastNSTError("loss.correlation_chain=true needs at least 2 loss.style_layers")
+        if correlation_chain:
+            links = list(zip(names[:-1], names[1:], strict=True))
+            statistic = partial(cross_gram, shift=activation_shift)
+        else:
+            links = [(name,) for name in names]
+            statistic = make_statistic(style_statistic, activation_shift)
+        self.style_links = {"-".join(link): link for link in links}  # term name -> layers
+        self.style_term_weights = {  # a link is weighted by its shallower layer
+            key: self.style_layers[link[0]] for key, link in self.style_links.items()
+        }
+        self.style_losses = nn.ModuleDict(
+            {key: StyleLoss(statistic, style_normalization) for key in self.style_links}
+        )
         self.content_weight = content_weight
         self.style_weight = style_weight
         self.tv_weight = tv_weight
         self.tv_p = tv_p
+        self.log_alpha = log_alpha
+        self.luminance_only = luminance_only
 
     @torch.no_grad()
-    def set_style(self, style: Tensor) -> None:
-        """Compute the style targets once from the style image(s), RGB in [0, 1], (N, 3, H, W)."""
+    def set_style(self, style: Tensor, content: Tensor | None = None) -> None:
+        """Compute the style targets once from the style image(s), RGB in [0, 1], (N, 3, H, W).
+
+        ``content`` matters only with ``luminance_only``: the style's luminance is then matched
+        to its mean and std (pass the content image when optimizing a single image).
+        """
+        if self.luminance_only:
+            style = _grey(style) if content is None else match_luminance(style, content)
         features = self.encoder(style, list(self.style_layers))
-        for name, loss in self.style_losses.items():
-            loss.set_target(features[name])
+        for key, loss in self.style_losses.items():
+            loss.set_target(*(features[name] for name in self.style_links[key]))
 
     def forward(self, output: Tensor, content: Tensor) -> dict[str, Tensor]:
         """All loss terms of ``output`` for the content images ``content``.
 
         Returns:
-            ``total``, ``content``, ``style``, ``tv`` and ``style_<layer>`` (unweighted E_l).
+            ``total``, ``content``, ``style``, ``tv`` and ``style_<term>`` (unweighted E_l; a
+            term is a layer name, or ``<layer>-<deeper layer>`` with ``correlation_chain``).
         """
+        tv = total_variation(output, self.tv_p)
+        if self.luminance_only:
+            output, content = _grey(output), _grey(content)
         with torch.no_grad():
             targets = self.encoder(content, list(self.content_layers))
         features = self.encoder(output, list(self.content_layers | self.style_layers))
-        terms = {
-            f"style_{name}": loss(features[name]) for name, loss in self.style_losses.items()
+        per_term = {
+            key: loss(*(features[name] for name in self.style_links[key]))
+            for key, loss in self.style_losses.items()
         }
-        style = sum(self.style_layers[name] * terms[f"style_{name}"] for name in self.style_layers)
+        if self.log_alpha is None:
+            style = combine_layers(per_term, self.style_term_weights)
+            weighted_style = self.style_weight * style
+        else:  # w_s inside the log: it sets where the balancing starts (w_s E_l ~ alpha)
+            scaled = {key: self.style_weight * value for key, value in per_term.items()}
+            style = weighted_style = combine_layers(scaled, self.style_term_weights, self.log_alpha)
         content = sum(
             weight * content_loss(features[name], targets[name])
             for name, weight in self.content_layers.items()
         )
-        tv = total_variation(output, self.tv_p)
-        total = self.content_weight * content + self.style_weight * style + self.tv_weight * tv
+        total = self.content_weight * content + weighted_style + self.tv_weight * tv
+        terms = {f"style_{key}": value for key, value in per_term.items()}
         return {"total": total, "content": content, "style": style, "tv": tv, **terms}
+
+
+def _check_options(
+    statistic: str, normalization: str, chain: bool, log_alpha: float | None, tv_p: int
+) -> None:
+    """Turn a bad loss option into a one-line error naming the config key."""
+    if statistic not in STATISTICS:
+        raise FastNSTError(f"unknown loss.style_statistic {statistic!r}; use one of {STATISTICS}")
+    if normalization not in NORMALIZATIONS:
+        raise FastNSTError(
+            f"unknown loss.style_normalization {normalization!r}; use one of {NORMALIZATIONS}"
+        )
+    if chain and statistic != "gram":
+        raise FastNSTError("loss.correlation_chain=true needs loss.style_statistic=gram")
+    if log_alpha is not None and log_alpha <= 1:
+        raise FastNSTError(f"loss.log_alpha must be > 1 (or null for a plain sum), got {log_alpha}")
+    if tv_p not in (1, 2):
+        raise FastNSTError(f"loss.tv_p must be 1 (L1) or 2 (squared), got {tv_p}")
 
 
 def vgg_perceptual_loss(
@@ -89,15 +183,23 @@ def vgg_perceptual_loss(
     weights: str = "imagenet",
     pooling: str = "max",
     seed: int = 0,
-    **loss_kwargs: float,
+    style_weight: float = 1e5,
+    style_weight_scale: float = 1.0,
+    **loss_kwargs: Any,
 ) -> PerceptualLoss:
     """A :class:`PerceptualLoss` over a VGG cut after the deepest layer it needs.
 
     ``loss=johnson``: VGG16, content relu2_2, style relu1_2, relu2_2, relu3_3, relu4_3 (Johnson
     et al. 2016). ``loss=gatys``: VGG19, content relu4_2, style relu1_1 ... relu5_1 (Gatys et al.
-    2016). ``loss_kwargs`` are the weights of :class:`PerceptualLoss`.
+    2016). The other files of ``configs/loss/`` are variants of these. ``loss_kwargs`` are the
+    keyword options of :class:`PerceptualLoss`; its style weight is ``style_weight *
+    style_weight_scale``, so a variant whose E_l has another scale (another normalization or
+    statistic) keeps using the painting's tuned ``style.weight``.
     """
     encoder = VGGFeatures(
         arch, [*content_layers, *style_layers], weights=weights, pooling=pooling, seed=seed
     )
-    return PerceptualLoss(encoder, content_layers, style_layers, **loss_kwargs)
+    return PerceptualLoss(
+        encoder, content_layers, style_layers, style_weight=style_weight * style_weight_scale,
+        **loss_kwargs,
+    )  # fmt: skip

@@ -1,0 +1,161 @@
+"""Inference speed of the transform network: eager fp32 vs channels_last vs torch.compile vs
+ONNX Runtime (and fp16 on CUDA), at 256 px, 512 px and 1080p, in one run.
+
+    python scripts/benchmark_stylize.py [--device cpu] [--sizes 256 512 1080p] [--repeats 3]
+        [--ckpt last.ckpt] [--out outputs/benchmarks/stylize_cpu.json]
+
+Every variant is timed on the same network and input as the plain eager fp32 baseline measured
+in the same run, round-robin; the table gives ms per frame (best of ``--repeats`` after a
+warm-up call that also absorbs compile time), frames per second, the speed-up over the
+baseline, achieved GFLOP/s
+(FLOPs counted by ``torch.utils.flop_counter``) and the max abs difference from the baseline's
+output, both clamped to [0, 1] as every saved image is (a variant "matches" below 1e-3). The
+weights do not change the speed, so without ``--ckpt`` a randomly initialised Johnson network
+(width 32, 5 residual blocks) is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from fastnst import FastNSTError
+from fastnst.checkpoint import load_style_checkpoint
+from fastnst.export import INPUT_NAME, onnxruntime_session
+from fastnst.models import TransformerNet
+
+SIZES = {"256": (256, 256), "512": (512, 512), "1080p": (1080, 1920)}
+MATCH_TOL = 1e-3
+
+
+def variants(model: TransformerNet, device: torch.device) -> dict[str, Callable]:
+    """name -> function from a (1, 3, H, W) fp32 tensor on ``device`` to the output."""
+    cl_model = _copy(model).to(memory_format=torch.channels_last)
+    found: dict[str, Callable] = {
+        "eager fp32": model,
+        "channels_last": lambda x: cl_model(x.contiguous(memory_format=torch.channels_last)),
+        "torch.compile": torch.compile(_copy(model), dynamic=False),  # a graph per size
+    }
+    if device.type == "cuda":
+        half = _copy(model).half().to(memory_format=torch.channels_last)
+        found["fp16 channels_last"] = lambda x: half(
+            x.half().contiguous(memory_format=torch.channels_last)
+        ).float()
+    else:
+        found.update(_onnxruntime(model))
+    return found
+
+
+def _copy(model: TransformerNet) -> TransformerNet:
+    """A fresh network with the same weights, on the same device, in eval mode."""
+    clone = TransformerNet(**model.config).to(next(model.parameters()).device)
+    clone.load_state_dict(model.state_dict())
+    return clone.eval()
+
+
+def _onnxruntime(model: TransformerNet) -> dict[str, Callable]:
+    """The ONNX export of ``model`` run by ONNX Runtime's CPU provider, if installed."""
+    try:
+        session = onnxruntime_session(model)
+    except (ImportError, FastNSTError):
+        print("onnxruntime not installed: skipping it (pip install 'fastnst[export]')")
+        return {}
+    return {
+        "onnxruntime": lambda x: torch.from_numpy(session.run(None, {INPUT_NAME: x.numpy()})[0])
+    }
+
+
+def time_once(fn: Callable, x: torch.Tensor, device: torch.device) -> float:
+    """Wall time in seconds of one call ``fn(x)``, synchronizing CUDA."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    fn(x)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def flops(model: TransformerNet, x: torch.Tensor) -> int:
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model(x)
+    return counter.get_total_flops()
+
+
+@torch.no_grad()
+def benchmark(args: argparse.Namespace) -> dict:
+    """Variants are timed round-robin (one call each per round, best round kept), so load from
+    other processes hits every variant alike."""
+    device = torch.device(args.device)
+    model = load_style_checkpoint(args.ckpt).model if args.ckpt else TransformerNet()
+    fns = variants(model.eval().to(device), device)
+    rows = []
+    for size in args.sizes:
+        h, w = SIZES[size]
+        x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0)).to(device)
+        reference = model(x).float().cpu().clamp(0, 1)
+        diffs = {  # the first call of each variant is also its warm-up (compilation etc.)
+            name: (fn(x).float().cpu().clamp(0, 1) - reference).abs().max().item()
+            for name, fn in fns.items()
+        }
+        best = dict.fromkeys(fns, float("inf"))
+        for _ in range(args.repeats):
+            for name, fn in fns.items():
+                best[name] = min(best[name], time_once(fn, x, device))
+        count = flops(model, x)
+        for name, seconds in best.items():
+            rows.append({
+                "size": size, "variant": name, "ms": seconds * 1e3, "fps": 1 / seconds,
+                "speedup": best["eager fp32"] / seconds, "gflops": count / seconds / 1e9,
+                "max_abs_diff": diffs[name], "matches": diffs[name] < MATCH_TOL,
+            })  # fmt: skip
+            print(_format(rows[-1]), flush=True)
+    return {"machine": _machine(device), "threads": torch.get_num_threads(), "rows": rows}
+
+
+def _format(row: dict) -> str:
+    return (
+        f"| {row['size']:>5} | {row['variant']:<18} | {row['ms']:9.1f} | {row['fps']:7.2f} "
+        f"| {row['speedup']:5.2f}x | {row['gflops']:7.1f} | {row['max_abs_diff']:.1e} |"
+    )
+
+
+def _machine(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return f"{torch.get_num_threads()}-thread CPU, {line.split(':', 1)[1].strip()}"
+    return platform.processor() or "unknown CPU"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ckpt", default=None, help="a checkpoint (default: random weights)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
+    args = parser.parse_args()
+    print("| size  | variant            | ms/frame  |   fps   | ratio  | GFLOP/s | max diff |")
+    print("|-------|--------------------|-----------|---------|--------|---------|----------|")
+    result = benchmark(args)
+    for size in args.sizes:
+        fast = [r for r in result["rows"] if r["size"] == size and r["matches"]]
+        print(f"{size}: fastest matching variant is {max(fast, key=lambda r: r['fps'])['variant']}")
+    out = args.out or Path(f"outputs/benchmarks/stylize_{args.device.split(':')[0]}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"machine: {result['machine']}; wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

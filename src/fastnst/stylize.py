@@ -1,0 +1,179 @@
+"""Inference: a trained transform network as a callable on PIL images and tensors.
+
+``Stylizer.from_checkpoint(path)(image)`` is the whole API. Options, applied in this order:
+
+1. ``size`` / ``max_size``: resize the content (short side to ``size``, then long side capped at
+   ``max_size``); the output has the resized size. Without them the output keeps the input size.
+2. The network, whole or in ``tile`` px tiles (see ``fastnst.tiling``), ``batch_size`` at a time.
+3. ``preserve_color``: ``"luminance"`` keeps the content's YIQ chroma and takes only the
+   stylized luminance (Gatys et al. 2017, sec. 5.1); ``"histogram"`` matches each RGB channel's
+   histogram to the content's (Gatys et al. 2017, sec. 5.2, applied to the output).
+4. ``strength`` s in [0, 1]: out = s * stylized + (1 - s) * content, so s = 0 returns the content.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor, nn
+
+from fastnst.checkpoint import load_style_checkpoint
+from fastnst.color import match_histograms, transfer_luminance
+from fastnst.errors import FastNSTError
+from fastnst.export import INPUT_NAME, onnxruntime_session
+from fastnst.image import pil_to_tensor, tensor_to_pil
+from fastnst.tiling import stylize_tiled
+
+COLOR_METHODS = ("luminance", "histogram")
+BACKENDS = ("auto", "torch", "onnxruntime")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` is CUDA when available, else the CPU; ``"cuda"`` without CUDA is an error."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise FastNSTError(f"device={device} but CUDA is not available; use device=cpu or auto")
+    if str(device).split(":")[0] not in DEVICES:
+        raise FastNSTError(f"unknown device={device}; use one of {', '.join(DEVICES)}")
+    return torch.device(device)
+
+
+def target_size(height: int, width: int, size: int | None, max_size: int | None) -> tuple[int, int]:
+    """(H, W) after scaling the short side to ``size`` and capping the long side at ``max_size``."""
+    scale = 1.0 if size is None else size / min(height, width)
+    if max_size is not None and max(height, width) * scale > max_size:
+        scale = max_size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+class Stylizer:
+    """A transform network ready for inference.
+
+    Args:
+        model: The transform network (e.g. ``StyleCheckpoint.model``); input RGB in [0, 1].
+            It is put in eval mode and moved to ``device`` (in place, like ``Module.to``).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        strength: Blend with the content in [0, 1]; 1 is the full style.
+        preserve_color: None, ``"luminance"`` or ``"histogram"``.
+        size: Short side of the output in px; None keeps the input size.
+        max_size: Upper bound on the long side of the output in px.
+        tile: Tile side in px for huge images; None stylizes the whole image at once.
+        tile_overlap: Overlap between tiles in px.
+        batch_size: Images per forward pass in ``stylize``.
+        channels_last: Run PyTorch's convolutions in channels-last memory format (not faster
+            than the default on our 2-core CPU benchmark; try it on a GPU).
+        backend: ``"torch"``, ``"onnxruntime"`` (CPU only: the model is exported to ONNX in
+            memory on first use, a few seconds, then runs 2-3x faster than eager PyTorch on
+            ``scripts/benchmark_stylize.py``), or ``"auto"``: onnxruntime on the CPU when it
+            is installed, else torch. Tiles always run in PyTorch (they need its hooks).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        device: str | torch.device = "auto",
+        strength: float = 1.0,
+        preserve_color: str | None = None,
+        size: int | None = None,
+        max_size: int | None = None,
+        tile: int | None = None,
+        tile_overlap: int = 64,
+        batch_size: int = 4,
+        channels_last: bool = False,
+        backend: str = "auto",
+    ) -> None:
+        if not 0.0 <= strength <= 1.0:
+            raise FastNSTError(f"strength={strength} is outside [0, 1]; 1 is the full style")
+        if preserve_color not in (None, *COLOR_METHODS):
+            raise FastNSTError(
+                f"unknown preserve_color={preserve_color}; use null, luminance or histogram"
+            )
+        for name, value in (("size", size), ("max_size", max_size), ("tile", tile)):
+            if value is not None and value < 8:
+                raise FastNSTError(f"{name}={value} is too small; use at least 8 px or null")
+        if tile is not None and not 0 <= tile_overlap < tile:
+            raise FastNSTError(f"tile_overlap={tile_overlap} must be in [0, tile={tile})")
+        self.device = resolve_device(device)
+        self.channels_last = channels_last
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        self.model = model.eval().requires_grad_(False).to(self.device, memory_format=fmt)
+        self.strength, self.preserve_color = strength, preserve_color
+        self.size, self.max_size = size, max_size
+        self.tile, self.tile_overlap = tile, tile_overlap
+        self.batch_size = max(1, batch_size)
+        self.backend = _resolve_backend(backend, self.device)
+        self._session = None  # the ONNX Runtime session, created on first use
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "auto", **options) -> Stylizer:
+        """Load a ``train.py`` checkpoint (or a pytorch/examples ``.pth``) with
+        ``weights_only=True``; ``options`` are the keyword arguments of ``Stylizer``."""
+        return cls(load_style_checkpoint(path).model, device=device, **options)
+
+    def __call__(self, image: Image.Image | Tensor) -> Image.Image | Tensor:
+        """Stylize a PIL image (returns RGB PIL) or a (3, H, W) / (N, 3, H, W) [0, 1] tensor."""
+        if isinstance(image, Image.Image):
+            return tensor_to_pil(self.stylize(pil_to_tensor(image)))
+        if image.dim() == 3:
+            return self.stylize(image[None])[0]
+        return self.stylize(image)
+
+    @torch.no_grad()
+    def stylize(self, content: Tensor) -> Tensor:
+        """(N, 3, H, W) content in [0, 1] -> (N, 3, H', W') stylized in [0, 1], on the CPU."""
+        if content.dim() != 4 or content.shape[1] != 3:
+            raise ValueError(f"expected content of shape (N, 3, H, W), got {tuple(content.shape)}")
+        content = content.float().cpu()
+        h, w = target_size(*content.shape[-2:], self.size, self.max_size)
+        resized = content
+        if (h, w) != content.shape[-2:]:
+            resized = F.interpolate(content, size=(h, w), mode="bicubic", antialias=True)
+            resized = resized.clamp_(0, 1)
+        out = _cat([self._forward(batch) for batch in resized.split(self.batch_size)]).clamp_(0, 1)
+        if self.preserve_color == "luminance":
+            out = transfer_luminance(out, content)
+        elif self.preserve_color == "histogram":
+            out = match_histograms(out, content).clamp_(0, 1)
+        if self.strength < 1.0:
+            out = torch.lerp(resized, out, self.strength)
+        return out
+
+    def _forward(self, batch: Tensor) -> Tensor:
+        """The network on one batch, whole or tiled; returns a float32 CPU tensor."""
+        if self.tile is not None and max(batch.shape[-2:]) > self.tile:
+            return _cat([
+                stylize_tiled(
+                    self.model, image[None], tile=self.tile, overlap=self.tile_overlap,
+                    device=self.device,
+                ) for image in batch
+            ])  # fmt: skip
+        if self.backend == "onnxruntime":
+            self._session = self._session or onnxruntime_session(self.model)
+            return torch.from_numpy(self._session.run(None, {INPUT_NAME: batch.numpy()})[0])
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        x = batch.to(self.device).contiguous(memory_format=fmt)
+        return self.model(x).float().cpu().contiguous()
+
+
+def _cat(tensors: list[Tensor]) -> Tensor:
+    """``torch.cat`` that does not copy a single tensor (an 8K image is 400 MB as float32)."""
+    return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
+
+
+def _resolve_backend(backend: str, device: torch.device) -> str:
+    """``"auto"`` -> onnxruntime on the CPU when it and the ONNX exporter are installed."""
+    if backend not in BACKENDS:
+        raise FastNSTError(f"unknown backend={backend}; use one of {', '.join(BACKENDS)}")
+    available = all(importlib.util.find_spec(name) for name in ("onnxruntime", "onnxscript"))
+    if backend == "onnxruntime" and (device.type != "cpu" or not available):
+        raise FastNSTError("backend=onnxruntime needs device=cpu and pip install 'fastnst[export]'")
+    if backend == "auto":
+        return "onnxruntime" if device.type == "cpu" and available else "torch"
+    return backend

@@ -1,0 +1,24 @@
+"""Stylize an image, folder or video, or export a model: python stylize.py ckpt=... output=..."""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from fastnst import FastNSTError
+from fastnst.stylize_files import run
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="stylize")
+def main(cfg: DictConfig) -> None:
+    try:
+        report = run(**OmegaConf.to_container(cfg, resolve=True))
+    except FastNSTError as err:
+        sys.exit(f"error: {err}")
+    print(report, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

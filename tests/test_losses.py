@@ -1,0 +1,150 @@
+"""Core loss math against naive loops and hand-computed values, on a tiny encoder (not VGG)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from fastnst.errors import FastNSTError
+from fastnst.losses import (
+    PerceptualLoss,
+    content_loss,
+    gram_matrix,
+    style_distance,
+    total_variation,
+)
+
+
+class TinyEncoder(nn.Module):
+    """conv ``c1`` (3->4) -> ReLU ``r1`` -> 2x2 avg pool -> conv ``c2`` (4->6) -> ReLU ``r2``."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.conv2 = nn.Conv2d(4, 6, 3, padding=1)
+        for param in self.parameters():
+            param.data = torch.randn(param.shape, generator=generator) * 0.5
+            param.requires_grad_(False)
+
+    def forward(self, image: Tensor, layers: list[str]) -> dict[str, Tensor]:
+        out = {"c1": self.conv1(image)}
+        out["r1"] = F.relu(out["c1"])
+        out["c2"] = self.conv2(F.avg_pool2d(out["r1"], 2))
+        out["r2"] = F.relu(out["c2"])
+        return {name: out[name] for name in layers}
+
+
+def smooth_images(count: int, size: int = 16, seed: int = 0) -> Tensor:
+    """``count`` smooth random RGB images in [0, 1], (count, 3, size, size)."""
+    low = torch.rand(count, 3, 4, 4, generator=torch.Generator().manual_seed(seed))
+    return F.interpolate(low, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def naive_gram(features: Tensor) -> Tensor:
+    b, c, h, w = features.shape
+    gram = torch.zeros(b, c, c, dtype=torch.float64)
+    for n in range(b):
+        for i in range(c):
+            for j in range(c):
+                gram[n, i, j] = sum(
+                    float(features[n, i, y, x]) * float(features[n, j, y, x])
+                    for y in range(h)
+                    for x in range(w)
+                )
+    return gram / (c * h * w)
+
+
+def test_gram_matrix_matches_naive_loop() -> None:
+    features = torch.randn(2, 3, 4, 5, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(gram_matrix(features).double(), naive_gram(features))
+
+
+def test_gram_matrix_hand_computed() -> None:
+    features = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 2, 1, 2)  # C=2, H=1, W=2
+    expected = torch.tensor([[[5.0, 11.0], [11.0, 25.0]]]) / 4  # F F^T / (C H W)
+    torch.testing.assert_close(gram_matrix(features), expected)
+
+
+def test_content_and_style_distance_hand_computed() -> None:
+    a = torch.tensor([1.0, 2.0, 3.0, 4.0]).reshape(1, 1, 2, 2)
+    b = torch.tensor([1.0, 0.0, 3.0, 1.0]).reshape(1, 1, 2, 2)
+    assert content_loss(a, b).item() == pytest.approx((0 + 4 + 0 + 9) / 4)
+    gram, target = (
+        torch.tensor([[[1.0, 2.0], [2.0, 5.0]]]),
+        torch.tensor([[[0.0, 2.0], [2.0, 3.0]]]),
+    )
+    assert style_distance(gram, target).item() == pytest.approx((1 + 0 + 0 + 4) / 4)
+
+
+def test_total_variation_hand_computed() -> None:
+    image = torch.tensor([[0.0, 1.0], [2.0, 4.0]]).reshape(1, 1, 2, 2)
+    # vertical differences 2, 3; horizontal differences 1, 2
+    assert total_variation(image, p=2).item() == pytest.approx((4 + 9) / 2 + (1 + 4) / 2)
+    assert total_variation(image, p=1).item() == pytest.approx((2 + 3) / 2 + (1 + 2) / 2)
+
+
+def tiny_loss(style_layers: dict[str, float] | None = None, **kwargs: object) -> PerceptualLoss:
+    """Content c2, style r1 (weight 1) and r2 (weight 3), w_c=2, w_s=10, w_tv=0.5 unless given."""
+    options = {"content_weight": 2.0, "style_weight": 10.0, "tv_weight": 0.5} | kwargs
+    layers = {"r1": 1.0, "r2": 3.0} if style_layers is None else style_layers
+    return PerceptualLoss(TinyEncoder(), {"c2": 1.0}, layers, **options)
+
+
+def test_perceptual_loss_terms_compose_as_documented() -> None:
+    output, content, style = (
+        smooth_images(2, seed=1),
+        smooth_images(2, seed=2),
+        smooth_images(1, seed=3),
+    )
+    loss = tiny_loss()
+    loss.set_style(style)
+    terms = loss(output, content)
+    enc = TinyEncoder()
+    out, ref, sty = enc(output, ["c2", "r1", "r2"]), enc(content, ["c2"]), enc(style, ["r1", "r2"])
+    e1 = torch.mean((gram_matrix(out["r1"]) - gram_matrix(sty["r1"])) ** 2)
+    e2 = torch.mean((gram_matrix(out["r2"]) - gram_matrix(sty["r2"])) ** 2)
+    content_term = torch.mean((out["c2"] - ref["c2"]) ** 2)
+    tv = total_variation(output)
+    torch.testing.assert_close(terms["style_r1"], e1)
+    torch.testing.assert_close(terms["style_r2"], e2)
+    torch.testing.assert_close(terms["content"], content_term)
+    torch.testing.assert_close(terms["total"], 2 * content_term + 10 * (e1 + 3 * e2) + 0.5 * tv)
+
+
+def test_style_target_is_averaged_non_persistent_buffer() -> None:
+    styles = smooth_images(2, seed=4)
+    loss = tiny_loss()
+    with pytest.raises(RuntimeError, match="set_style"):
+        loss(styles[:1], styles[:1])
+    loss.set_style(styles)
+    expected = gram_matrix(TinyEncoder()(styles, ["r1"])["r1"]).mean(dim=0, keepdim=True)
+    torch.testing.assert_close(loss.style_losses["r1"].target, expected)
+    assert not any(key.endswith("target") for key in loss.state_dict())
+
+
+def test_gradient_reaches_the_output_only() -> None:
+    loss = tiny_loss()
+    loss.set_style(smooth_images(1, seed=5))
+    output = smooth_images(1, seed=6).requires_grad_(True)
+    loss(output, smooth_images(1, seed=7))["total"].backward()
+    assert output.grad is not None and output.grad.abs().sum() > 0
+    assert all(param.grad is None for param in loss.encoder.parameters())
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"style_statistic": "histogram"}, "loss.style_statistic"),
+        ({"style_normalization": "l1"}, "loss.style_normalization"),
+        ({"correlation_chain": True, "style_statistic": "mean_std"}, "loss.correlation_chain"),
+        ({"log_alpha": 0.5}, "loss.log_alpha"),
+        ({"tv_p": 3}, "loss.tv_p"),
+        ({"correlation_chain": True, "style_layers": {"r1": 1.0}}, "at least 2"),
+    ],
+)
+def test_bad_options_name_the_config_key(option: dict[str, object], message: str) -> None:
+    with pytest.raises(FastNSTError, match=message):
+        tiny_loss(**option)
