@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from conftest import CONFIGS
+from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -24,7 +25,7 @@ def test_option_composes_and_builds(make_cfg, group: str, option: str) -> None:
     root = make_cfg().data.root  # keep the tiny test folder whatever data= says
     overrides = {
         "style": [f"style={option}", f"style.image={make_cfg().style.image}"],
-        "data": [f"data={option}", f"data.root={root}", "data.url=null"],
+        "data": [f"data={option}", f"data.root={root}"],
     }.get(group, [f"{group}={option}"])
     cfg = make_cfg(*overrides)
     resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
@@ -43,3 +44,10 @@ def test_custom_style_demands_an_image(make_cfg) -> None:
     cfg = make_cfg("style=custom", "style.image=???")
     with pytest.raises(Exception, match="image"):
         OmegaConf.to_container(cfg.style, resolve=True, throw_on_missing=True)
+
+
+def test_experiment_overrides_the_root_config() -> None:
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["experiment=smoke"])
+    assert cfg.vgg.weights == "random"  # train.yaml says imagenet; the experiment wins
+    assert cfg.trainer.max_steps == 200 and cfg.trainer.accelerator == "cpu"

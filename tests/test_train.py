@@ -41,10 +41,10 @@ def test_overfitting_two_images_drops_the_loss(make_cfg, tmp_path: Path) -> None
     two = tmp_path / "two"
     write_images(two, 2, size=(32, 32), seed=3)
     steps = ["trainer.max_steps=60", "trainer.val_check_interval=60", "samples.every_n_steps=60"]
-    train(make_cfg(f"data.root={two}", "optim.lr=1e-2", *steps))
+    train(make_cfg(f"data.root={two}", *steps))
     losses = _scalars(tmp_path / "run", "train/total")
     assert len(losses) == 60
-    assert sum(losses[-5:]) / 5 < 0.5 * losses[0]  # at least halved
+    assert sum(losses[-5:]) / 5 < 0.25 * losses[0]  # at least 4x lower (about 10x measured)
 
 
 def test_resume_continues_at_the_saved_step(make_cfg, tmp_path: Path) -> None:
