@@ -7,16 +7,14 @@ import sys
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from fastnst import FastNSTError
+from fastnst.cli import exit_on_user_error
 from fastnst.stylize_files import run
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="stylize")
+@exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    try:
-        report = run(**OmegaConf.to_container(cfg, resolve=True))
-    except FastNSTError as err:
-        sys.exit(f"error: {err}")
+    report = run(**OmegaConf.to_container(cfg, resolve=True))
     print(report, file=sys.stderr)
 
 

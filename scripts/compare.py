@@ -6,23 +6,20 @@ python scripts/compare.py ckpt=outputs/.../last.ckpt content_dir=photos/ iterati
 from __future__ import annotations
 
 import logging
-import sys
 
 import hydra
 from omegaconf import DictConfig
 
-from fastnst import FastNSTError
+from fastnst.cli import exit_on_user_error
 from fastnst.solver_runs import run_compare
 
 log = logging.getLogger(__name__)
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="compare")
+@exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    try:
-        paths = run_compare(cfg)
-    except FastNSTError as err:
-        sys.exit(f"error: {err}")
+    paths = run_compare(cfg)
     print(paths["md"].read_text())
     log.info("report in %s", paths["md"].parent)
 

@@ -6,21 +6,17 @@ python scripts/optimize.py content=photos/ output=targets/   # resumable; writes
 
 from __future__ import annotations
 
-import sys
-
 import hydra
 from omegaconf import DictConfig
 
-from fastnst import FastNSTError
+from fastnst.cli import exit_on_user_error
 from fastnst.solver_runs import run_optimize
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="optimize")
+@exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    try:
-        run_optimize(cfg)
-    except FastNSTError as err:
-        sys.exit(f"error: {err}")
+    run_optimize(cfg)
 
 
 if __name__ == "__main__":
