@@ -47,7 +47,6 @@ def test_train_cli_reports_a_missing_style_image(tmp_path) -> None:
     )  # fmt: skip
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert (
-        last
-        == f"error: style image not found: {tmp_path / 'nope.jpg'}; pass style.image=/path/to/painting.jpg"
-    )
+    missing = tmp_path / "nope.jpg"
+    hint = "pass style.image=/path/to/painting.jpg"
+    assert last == f"error: style image not found: {missing}; {hint}"
