@@ -17,10 +17,12 @@ import time
 from pathlib import Path
 
 import torch
-from benchmark_train import machine, write_report
+from benchmark_train import write_report
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch.utils.flop_counter import FlopCounterMode
+
+from fastnst.machine import describe_device
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,7 +59,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("outputs/benchmark_models.json"))
     args = parser.parse_args()
     rows = [measure(name, args.size, args.repeats) for name in args.models]
-    report = {"machine": machine("cpu"), "torch": torch.__version__, "size": args.size,
+    report = {"machine": describe_device("cpu"), "torch": torch.__version__, "size": args.size,
               "models": rows}  # fmt: skip
     lines = [
         f"| {r['model']} | {r['params_m']:.2f} M | {r['gflops']:.1f} | {r['cpu_ms']:.0f} "

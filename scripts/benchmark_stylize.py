@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from fastnst import FastNSTError
 from fastnst.checkpoint import load_style_checkpoint
 from fastnst.export import INPUT_NAME, onnxruntime_session
+from fastnst.machine import describe_device
 from fastnst.models import TransformerNet
 
 SIZES = {"256": (256, 256), "512": (512, 512), "1080p": (1080, 1920)}
@@ -118,7 +118,7 @@ def benchmark(args: argparse.Namespace) -> dict:
                 "max_abs_diff": diffs[name], "matches": diffs[name] < MATCH_TOL,
             })  # fmt: skip
             print(_format(rows[-1]), flush=True)
-    return {"machine": _machine(device), "threads": torch.get_num_threads(), "rows": rows}
+    return {"machine": describe_device(device), "threads": torch.get_num_threads(), "rows": rows}
 
 
 def _format(row: dict) -> str:
@@ -126,15 +126,6 @@ def _format(row: dict) -> str:
         f"| {row['size']:>5} | {row['variant']:<18} | {row['ms']:9.1f} | {row['fps']:7.2f} "
         f"| {row['speedup']:5.2f}x | {row['gflops']:7.1f} | {row['max_abs_diff']:.1e} |"
     )
-
-
-def _machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return f"{torch.get_num_threads()}-thread CPU, {line.split(':', 1)[1].strip()}"
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import statistics
 import subprocess
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_dir
+
+from fastnst.machine import describe_device
 
 REPO = Path(__file__).resolve().parents[1]
 # name: (channels_last, compile, autocast dtype or None)
@@ -124,14 +125,6 @@ def data_rows(args: argparse.Namespace) -> list[dict[str, object]]:
     return rows
 
 
-def machine(device: str) -> str:
-    if device == "cuda":
-        return torch.cuda.get_device_name()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
-                .splitlines() if line.startswith("model name")), platform.processor())  # fmt: skip
-    return f"{torch.get_num_threads()}-thread CPU, {cpu}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -174,9 +167,10 @@ def main() -> None:
             (r for r in results if r["batch"] == row["batch"] and r["variant"] == "baseline"), None
         )
         row["speedup"] = row["images_per_s"] / base["images_per_s"] if base else float("nan")
-    report = {"machine": machine(args.device), "torch": torch.__version__, "size": args.size,
-              "steps": args.steps, "rounds": args.rounds, "train": results,
-              "data": data_rows(args)}  # fmt: skip
+    report = {
+        "machine": describe_device(args.device), "torch": torch.__version__, "size": args.size,
+        "steps": args.steps, "rounds": args.rounds, "train": results, "data": data_rows(args),
+    }  # fmt: skip
     lines = [
         f"| {r['variant']} | {r['batch']} | {r['images_per_s']:.3f} | {r['s_per_step']:.2f} "
         f"| {r['speedup']:.2f}x | {r['peak_mb']:.0f} |"

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from fastnst.checkpoint import StyleCheckpoint, load_style_checkpoint
 from fastnst.compare import compare_image, write_report
 from fastnst.errors import FastNSTError
 from fastnst.image import list_images, load_image
+from fastnst.machine import describe_device
 from fastnst.solver import Callback, SolverConfig
 from fastnst.solver_callbacks import ProgressBar, SnapshotWriter, TensorBoardLogger
 from fastnst.stylize import resolve_device
@@ -27,19 +27,6 @@ GIF_FRAMES = 50  # frames of the progress GIF when no snapshot period is given
 def solver_config(cfg: DictConfig, iterations: int, **overrides: Any) -> SolverConfig:
     """The :class:`SolverConfig` of the ``solver`` config group."""
     return SolverConfig(iterations=iterations, **OmegaConf.to_container(cfg.solver), **overrides)
-
-
-def device_name(device: torch.device) -> str:
-    """The GPU's name, or the CPU model and core count, for reports."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    cpuinfo = Path("/proc/cpuinfo")
-    models = [
-        line.split(":", 1)[1].strip()
-        for line in (cpuinfo.read_text().splitlines() if cpuinfo.is_file() else [])
-        if line.startswith("model name")
-    ]
-    return f"{torch.get_num_threads()}-thread CPU, {models[0] if models else platform.processor()}"
 
 
 def _callbacks(cfg: DictConfig, total: int) -> Any:
@@ -121,7 +108,7 @@ def run_compare(cfg: DictConfig) -> dict[str, Path]:
         bar.close()
     meta = {
         "checkpoint": str(cfg.ckpt),
-        "device": device_name(device),
+        "device": describe_device(device),
         "loss": OmegaConf.to_container(loss_cfg.loss),
         "style": loss_cfg.style.name,
         "solver": OmegaConf.to_container(cfg.solver),
