@@ -42,6 +42,7 @@ _SAVE_FORMATS: dict[str, tuple[str, dict[str, object]]] = {
     ".tif": ("TIFF", {}),
     ".tiff": ("TIFF", {}),
 }
+SAVE_SUFFIXES: frozenset[str] = frozenset(_SAVE_FORMATS)  # what save_image can write
 _ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
 _EXIF_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "TIFF"})
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
@@ -84,9 +85,9 @@ def open_alpha(path: str | Path) -> Image.Image | None:
     Raises:
         FastNSTError: The file cannot be read.
     """
+    if not _has_alpha(path):  # read from the header: most photos are never decoded twice
+        return None
     with _open_upright(path) as img:
-        if img.mode not in _ALPHA_MODES and "transparency" not in img.info:
-            return None
         return _convert(path, img, _alpha_channel)
 
 
@@ -283,6 +284,15 @@ def _open_upright(path: str | Path) -> Iterator[Image.Image]:
         raise FastNSTError(f"cannot read image {path}: {_reason(exc)}") from exc
     with upright:
         yield upright
+
+
+def _has_alpha(path: str | Path) -> bool:
+    """Whether the file has transparency, from its header alone (no pixel decoding)."""
+    try:
+        with Image.open(path) as img:
+            return img.mode in _ALPHA_MODES or "transparency" in img.info
+    except Exception as exc:  # Pillow plugins raise many types on corrupt data.
+        raise FastNSTError(f"cannot read image {path}: {_reason(exc)}") from exc
 
 
 def _convert(

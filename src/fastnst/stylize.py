@@ -69,9 +69,10 @@ class Stylizer:
         channels_last: Run PyTorch's convolutions in channels-last memory format (not faster
             than the default on our 2-core CPU benchmark; try it on a GPU).
         backend: ``"torch"``, ``"onnxruntime"`` (CPU only: the model is exported to ONNX in
-            memory on first use, a few seconds, then runs 2-3x faster than eager PyTorch on
-            ``scripts/benchmark_stylize.py``), or ``"auto"``: onnxruntime on the CPU when it
-            is installed, else torch. Tiles always run in PyTorch (they need its hooks).
+            memory on first use, a few seconds, then runs 1.5-2.3x faster than eager PyTorch
+            on our CPU in ``scripts/benchmark_stylize.py``), or ``"auto"``: onnxruntime on
+            the CPU when it is installed, else torch. Tiles always run in PyTorch (they need
+            its hooks).
     """
 
     def __init__(

@@ -18,12 +18,18 @@ from tqdm import tqdm
 from fastnst.checkpoint import load_style_checkpoint
 from fastnst.errors import FastNSTError
 from fastnst.export import export_model
-from fastnst.image import list_images, open_alpha, open_rgb, pil_to_tensor, save_image
+from fastnst.image import (
+    SAVE_SUFFIXES,
+    list_images,
+    open_alpha,
+    open_rgb,
+    pil_to_tensor,
+    save_image,
+)
 from fastnst.stylize import Stylizer
 from fastnst.video import VIDEO_SUFFIXES, stylize_video
 
 log = logging.getLogger(__name__)
-SAVE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 
 
 @dataclass
