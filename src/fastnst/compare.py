@@ -10,7 +10,6 @@ they are delivered: the network's output clamped to [0, 1]. Hydra-free.
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from fastnst.atomic import write_json
 from fastnst.errors import FastNSTError
 from fastnst.figures import image_grid, line_plot
 from fastnst.image import save_image, tensor_to_pil
@@ -207,16 +207,6 @@ def markdown_report(comparisons: Sequence[ImageComparison], summary: dict[str, A
         cells = [c.name, size, f"{c.network['total']:.4g}", *totals, n, c.parity_iteration]
         lines.append(_row([*cells, speedup]))
     return "\n".join(lines) + "\n"
-
-
-def write_json(path: str | Path, data: dict[str, Any]) -> Path:
-    """Write ``data`` as indented JSON, atomically (temp file then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
-    return path
 
 
 def write_report(

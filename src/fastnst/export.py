@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fastnst.atomic import atomic_path
 from fastnst.errors import FastNSTError
 
 FORMATS = ("torchscript", "onnx")
@@ -51,20 +52,13 @@ def export_model(model: nn.Module, path: str | Path, fmt: str, *, overwrite: boo
     path = Path(path)
     if fmt not in FORMATS:
         raise FastNSTError(f"unknown export={fmt}; use torchscript or onnx")
-    if path.exists() and not overwrite:
-        raise FastNSTError(f"output exists: {path}; pass overwrite=true to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = ExportedStylizer(model.cpu().float()).requires_grad_(False)
     example = torch.rand(1, 3, 64, 64)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_path(path, overwrite=overwrite) as tmp:
         if fmt == "torchscript":
             _export_torchscript(wrapper, example, tmp)
         else:
             _export_onnx(wrapper, example, tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

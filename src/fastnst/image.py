@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from fastnst.atomic import atomic_path
 from fastnst.errors import FastNSTError
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
@@ -236,7 +236,8 @@ def save_image(
         if upright is not None:
             options["exif"] = upright
     try:
-        _write_atomically(img, path, fmt, options)
+        with atomic_path(path) as tmp:
+            img.save(tmp, format=fmt, **options)
     except (OSError, ValueError) as exc:
         raise FastNSTError(f"cannot write image {path}: {_reason(exc)}") from exc
     return path
@@ -382,24 +383,6 @@ def _upright_exif(exif: bytes) -> bytes | None:
     if _EXIF_ORIENTATION in parsed:
         parsed[_EXIF_ORIENTATION] = 1
     return parsed.tobytes()
-
-
-def _write_atomically(img: Image.Image, path: Path, fmt: str, options: dict[str, object]) -> None:
-    """Save to a hidden temp file beside ``path`` and rename it over ``path``.
-
-    The temp file is created with ``os.open`` (mode 0o666 minus the umask, like a normal file)
-    rather than ``tempfile``, whose 0o600 files would end up unreadable to other users.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            img.save(handle, format=fmt, **options)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _reason(exc: BaseException) -> str:

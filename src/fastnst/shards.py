@@ -18,7 +18,6 @@ import bisect
 import itertools
 import json
 import logging
-import os
 from collections.abc import Iterable, Iterator
 from multiprocessing import Pool
 from pathlib import Path
@@ -30,6 +29,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.transforms import CenterCrop
 
+from fastnst.atomic import atomic_path, write_json
 from fastnst.datamodule import ImageFolderDataModule, default_num_workers, split_held_out
 from fastnst.errors import FastNSTError
 from fastnst.image import open_rgb, resize_short_side
@@ -58,10 +58,8 @@ def _prepare(job: tuple[Path, int]) -> np.ndarray | None:
 
 def _save_npy(array: np.ndarray, path: Path) -> None:
     """Write ``array`` to ``path`` atomically (a temporary file, then a rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.save(f, array)
-    os.replace(tmp, path)
 
 
 def write_shards(
@@ -103,9 +101,7 @@ def write_shards(
         )
     manifest = {"format": FORMAT, "version": 1, "size": size, "count": count, "shards": shards,
                 "skipped": skipped}  # fmt: skip
-    tmp = out / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, out / MANIFEST)
+    write_json(out / MANIFEST, manifest, indent=1)
     return manifest
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import Tensor
 
-from fastnst.compare import write_json
+from fastnst.atomic import write_json
 from fastnst.errors import FastNSTError
 from fastnst.image import list_images, load_image, save_image
 from fastnst.losses import PerceptualLoss

@@ -10,14 +10,13 @@ attempted: each frame is stylized on its own.
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from fastnst.atomic import atomic_path
 from fastnst.errors import FastNSTError
 from fastnst.stylize import Stylizer, target_size
 
@@ -48,11 +47,7 @@ def stylize_video(
     """
     av = _import_av()
     src, dst = Path(src), Path(dst)
-    if dst.exists() and not overwrite:
-        raise FastNSTError(f"output exists: {dst}; pass overwrite=true to replace it")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.stem}.{secrets.token_hex(4)}.tmp{dst.suffix}")
-    try:
+    with atomic_path(dst, overwrite=overwrite) as tmp:
         try:
             source = av.open(str(src))
         except (av.FFmpegError, OSError) as err:
@@ -60,12 +55,7 @@ def stylize_video(
         with source, av.open(str(tmp), "w") as sink:
             if not source.streams.video:
                 raise FastNSTError(f"cannot read video {src}: it has no video stream")
-            count = _transcode(stylizer, source, sink, progress)
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return count
+            return _transcode(stylizer, source, sink, progress)
 
 
 def _transcode(stylizer: Stylizer, source, sink, progress: bool) -> int:
