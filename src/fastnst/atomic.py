@@ -13,6 +13,12 @@ from typing import Any
 from fastnst.errors import FastNSTError
 
 
+def refuse_existing(path: Path, overwrite: bool) -> None:
+    """FastNSTError if ``path`` exists and ``overwrite`` is false; call it before costly work."""
+    if path.exists() and not overwrite:
+        raise FastNSTError(f"output exists: {path}; pass overwrite=true to replace it")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
     """Yield a hidden temporary path beside ``path``; rename it over ``path`` on success.
@@ -24,8 +30,7 @@ def atomic_path(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
         FastNSTError: ``path`` exists and ``overwrite`` is false.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FastNSTError(f"output exists: {path}; pass overwrite=true to replace it")
+    refuse_existing(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
     try:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from fastnst.atomic import atomic_path
+from fastnst.atomic import atomic_path, refuse_existing
 from fastnst.errors import FastNSTError
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
@@ -225,8 +225,7 @@ def save_image(
     """
     path = Path(path)
     fmt, options = _save_format(path)
-    if not overwrite and path.exists():
-        raise FastNSTError(f"output exists: {path}; pass overwrite=true to replace it")
+    refuse_existing(path, overwrite)
     img = tensor_to_pil(image) if isinstance(image, torch.Tensor) else _to_rgb(image)
     if alpha is not None and fmt in _ALPHA_FORMATS:
         img = _with_alpha(img, alpha)

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from fastnst.atomic import refuse_existing
 from fastnst.checkpoint import load_style_checkpoint
 from fastnst.errors import FastNSTError
 from fastnst.export import export_model
@@ -146,8 +147,7 @@ def run(
         return stylize_folder(stylizer, src, dst, overwrite=overwrite, progress=progress)
     if dst.is_dir():
         dst = dst / src.name if is_video else output_path(src, src.parent, dst)
-    if dst.exists() and not overwrite:
-        raise FastNSTError(f"output exists: {dst}; pass overwrite=true to replace it")
+    refuse_existing(dst, overwrite)
     if is_video:
         stylize_video(stylizer, src, dst, overwrite=overwrite, progress=progress)
     else:
