@@ -1,22 +1,10 @@
-"""Stylize an image, folder or video, or export a model: python stylize.py ckpt=... output=..."""
+"""Stylize an image, folder or video, or export a model: python stylize.py ckpt=... output=...
 
-from __future__ import annotations
+File names with spaces, commas, '=' or brackets need quoting for Hydra's override grammar
+(python stylize.py 'input="IMG 1 (copy).jpg"'); ``fastnst stylize`` takes plain paths.
+"""
 
-import sys
-
-import hydra
-from omegaconf import DictConfig, OmegaConf
-
-from fastnst.cli import exit_on_user_error
-from fastnst.stylize_files import run
-
-
-@hydra.main(version_base="1.3", config_path="configs", config_name="stylize")
-@exit_on_user_error
-def main(cfg: DictConfig) -> None:
-    report = run(**OmegaConf.to_container(cfg, resolve=True))
-    print(report, file=sys.stderr)
-
+from fastnst.app.commands import stylize_main
 
 if __name__ == "__main__":
-    main()
+    stylize_main()

@@ -22,7 +22,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch.utils.flop_counter import FlopCounterMode
 
-from fastnst.machine import describe_device
+from fastnst.device import describe_device
 
 REPO = Path(__file__).resolve().parents[1]
 

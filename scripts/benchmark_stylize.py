@@ -26,10 +26,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from fastnst import FastNSTError
-from fastnst.checkpoint import load_style_checkpoint
-from fastnst.export import INPUT_NAME, onnxruntime_session
-from fastnst.machine import describe_device
+from fastnst.device import describe_device
+from fastnst.inference.export import INPUT_NAME, onnxruntime_session
 from fastnst.models import TransformerNet
+from fastnst.models.checkpoint import load_style_checkpoint
 
 SIZES = {"256": (256, 256), "512": (512, 512), "1080p": (1080, 1920)}
 MATCH_TOL = 1e-3

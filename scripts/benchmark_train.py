@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 
-from fastnst.machine import describe_device
+from fastnst.device import describe_device
 
 REPO = Path(__file__).resolve().parents[1]
 # name: (channels_last, compile, autocast dtype or None)
@@ -47,7 +47,7 @@ def build_module(channels_last: bool, compile: bool, overrides: list[str]):
     """The default model and loss of ``train.yaml`` in the LightningModule, random style target."""
     from hydra.utils import instantiate
 
-    from fastnst.lit_module import StyleTransferModule
+    from fastnst.training.module import StyleTransferModule
 
     with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
         cfg = compose(config_name="train", overrides=["vgg.weights=random", *overrides])
@@ -97,7 +97,7 @@ def run_variant(name: str, args: argparse.Namespace, batch_size: int) -> dict[st
 
 def loader_throughput(dataset: torch.utils.data.Dataset, batch: int, workers: int) -> float:
     """Images/s of one pass of a DataLoader over ``dataset``."""
-    from fastnst.datamodule import collate_skipping_none
+    from fastnst.training.data import collate_skipping_none
 
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=batch, num_workers=workers, collate_fn=collate_skipping_none
@@ -108,9 +108,9 @@ def loader_throughput(dataset: torch.utils.data.Dataset, batch: int, workers: in
 
 
 def data_rows(args: argparse.Namespace) -> list[dict[str, object]]:
-    from fastnst.datamodule import ImageFolderDataset, default_num_workers
-    from fastnst.image import list_images
-    from fastnst.shards import ShardDataset, read_manifest
+    from fastnst.io.image import list_images
+    from fastnst.training.data import ImageFolderDataset, default_num_workers
+    from fastnst.training.shards import ShardDataset, read_manifest
 
     workers, rows = default_num_workers(), []
     if args.data:

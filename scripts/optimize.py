@@ -4,20 +4,7 @@ python scripts/optimize.py style=starry_night content=photo.jpg iterations=500 o
 python scripts/optimize.py content=photos/ output=targets/   # resumable; writes losses.json
 """
 
-from __future__ import annotations
-
-import hydra
-from omegaconf import DictConfig
-
-from fastnst.cli import exit_on_user_error
-from fastnst.solver_runs import run_optimize
-
-
-@hydra.main(version_base="1.3", config_path="../configs", config_name="optimize")
-@exit_on_user_error
-def main(cfg: DictConfig) -> None:
-    run_optimize(cfg)
-
+from fastnst.app.commands import optimize_main
 
 if __name__ == "__main__":
-    main()
+    optimize_main()

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from fastnst.errors import FastNSTError
-from fastnst.image import list_images
-from fastnst.shards import write_shards
+from fastnst.io.image import list_images
+from fastnst.training.shards import write_shards
 
 
 def main() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fastnst.atomic import atomic_path, write_json
 from fastnst.errors import FastNSTError
+from fastnst.io.atomic import atomic_path, write_json
 
 
 def test_success_renames_and_failure_leaves_nothing(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import REPO
 
-from fastnst.cli import exit_on_user_error, find_user_error
+from fastnst.app.cli import exit_on_user_error, find_user_error
 from fastnst.errors import FastNSTError
 
 

@@ -12,11 +12,11 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 from test_solver import make_tiny_loss, smooth_image
 
-from fastnst.compare import compare_image, parity_n, summarize, write_report
+from fastnst.app.solver_runs import run_compare, run_optimize
+from fastnst.app.train import train
 from fastnst.models import TransformerNet
 from fastnst.solver import SolverConfig
-from fastnst.solver_runs import run_compare, run_optimize
-from fastnst.train import train
+from fastnst.solver.compare import compare_image, parity_n, summarize, write_report
 
 ITERATIONS = [0, 2, 6]
 

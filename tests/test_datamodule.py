@@ -10,8 +10,8 @@ import torch
 from conftest import write_images
 from PIL import Image
 
-from fastnst.datamodule import ImageFolderDataModule, ImageFolderDataset, collate_skipping_none
 from fastnst.errors import FastNSTError
+from fastnst.training.data import ImageFolderDataModule, ImageFolderDataset, collate_skipping_none
 
 
 def _odd_modes(folder: Path) -> list[Path]:

@@ -23,9 +23,9 @@ import torch
 from conftest import write_images
 from omegaconf import OmegaConf
 
-from fastnst.checkpoint import load_style_checkpoint
-from fastnst.image import list_images, load_image
-from fastnst.train import build_module, train
+from fastnst.app.train import build_module, train
+from fastnst.io.image import list_images, load_image
+from fastnst.models.checkpoint import load_style_checkpoint
 
 STEPS = 3
 

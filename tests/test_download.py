@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from fastnst.download import download_file, ensure_image_folder, ensure_style_image
 from fastnst.errors import FastNSTError
+from fastnst.io.download import download_file, ensure_image_folder, ensure_style_image
 
 
 @dataclass

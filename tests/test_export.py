@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from fastnst import FastNSTError, Stylizer
-from fastnst.export import INPUT_NAME, export_model
+from fastnst.inference.export import INPUT_NAME, export_model
 from fastnst.models import TransformerNet
 
 SIZES = [(1, 37, 50), (3, 64, 81), (1, 5, 9), (2, 101, 33)]

@@ -1,4 +1,4 @@
-"""Tests for fastnst.image: decoding odd modes, conversions, resizing, saving and listing."""
+"""Tests for fastnst.io.image: decoding odd modes, conversions, resizing, saving and listing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from fastnst.errors import FastNSTError
-from fastnst.image import (
+from fastnst.io.image import (
     IMAGE_SUFFIXES,
     list_images,
     load_image,

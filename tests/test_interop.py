@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from fastnst import FastNSTError, Stylizer
-from fastnst.checkpoint import load_style_checkpoint
+from fastnst.models.checkpoint import load_style_checkpoint
 
 
 class ExamplesConv(nn.Module):

@@ -10,8 +10,9 @@ import torch.nn.functional as F
 from conftest import CONFIGS
 from test_losses import TinyEncoder, smooth_images, tiny_loss
 
+from fastnst.app.train import build_loss, train
 from fastnst.color import match_luminance, rgb_to_yiq, yiq_to_rgb
-from fastnst.image import load_image
+from fastnst.io.image import load_image
 from fastnst.losses import (
     combine_layers,
     cross_gram,
@@ -21,7 +22,6 @@ from fastnst.losses import (
     style_distance,
 )
 from fastnst.solver import SolverConfig, optimize
-from fastnst.train import build_loss, train
 
 GEN = torch.Generator().manual_seed(0)
 

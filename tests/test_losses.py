@@ -114,15 +114,36 @@ def test_perceptual_loss_terms_compose_as_documented() -> None:
     torch.testing.assert_close(terms["total"], 2 * content_term + 10 * (e1 + 3 * e2) + 0.5 * tv)
 
 
-def test_style_target_is_averaged_non_persistent_buffer() -> None:
+def test_one_style_target_per_painting_non_persistent_buffer() -> None:
     styles = smooth_images(2, seed=4)
     loss = tiny_loss()
     with pytest.raises(RuntimeError, match="set_style"):
         loss(styles[:1], styles[:1])
-    loss.set_style(styles)
-    expected = gram_matrix(TinyEncoder()(styles, ["r1"])["r1"]).mean(dim=0, keepdim=True)
+    loss.set_style([styles[:1], styles[1:, :, :24, :20]])  # paintings of different sizes
+    encoder = TinyEncoder()
+    expected = torch.cat(
+        [gram_matrix(encoder(styles[:1], ["r1"])["r1"]),
+         gram_matrix(encoder(styles[1:, :, :24, :20], ["r1"])["r1"])]
+    )  # fmt: skip
     torch.testing.assert_close(loss.style_losses["r1"].target, expected)
+    assert loss.num_styles == 2
     assert not any(key.endswith("target") for key in loss.state_dict())
+
+
+def test_each_sample_is_compared_with_its_own_painting() -> None:
+    styles, outputs = smooth_images(2, seed=8), smooth_images(2, seed=9)
+    both = tiny_loss()
+    both.set_style(styles)
+    index = torch.tensor([1, 0])
+    mixed = both(outputs, outputs, index)["style_r1"]
+    singles = []
+    for k in (1, 0):
+        one = tiny_loss()
+        one.set_style(styles[k : k + 1])
+        singles.append(one(outputs[len(singles) : len(singles) + 1], outputs[:1])["style_r1"])
+    torch.testing.assert_close(mixed, (singles[0] + singles[1]) / 2)
+    with pytest.raises(ValueError, match="style="):
+        both(outputs, outputs)
 
 
 def test_gradient_reaches_the_output_only() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from fastnst.machine import describe_device
+from fastnst.device import describe_device
 
 
 def test_cpu_description_names_threads_and_model() -> None:

@@ -10,11 +10,11 @@ import pytest
 import torch
 from conftest import write_images
 
-from fastnst.checkpoint import load_style_checkpoint
-from fastnst.datamodule import ImageFolderDataset
+from fastnst.app.train import train
 from fastnst.errors import FastNSTError
-from fastnst.shards import ShardDataModule, ShardDataset, write_shards
-from fastnst.train import train
+from fastnst.models.checkpoint import load_style_checkpoint
+from fastnst.training.data import ImageFolderDataset
+from fastnst.training.shards import ShardDataModule, ShardDataset, write_shards
 
 
 @pytest.fixture
@@ -89,4 +89,4 @@ def test_training_on_shards_through_the_data_option(make_cfg, image_folder: Path
     train(make_cfg("data=shards", f"data.root={tmp_path / 'shards'}"))
     checkpoint = load_style_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert checkpoint.global_step == 4
-    assert checkpoint.config["data"]["_target_"] == "fastnst.shards.ShardDataModule"
+    assert checkpoint.config["data"]["_target_"] == "fastnst.training.shards.ShardDataModule"

@@ -9,12 +9,12 @@ import torch
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from fastnst.app.train import build_loss, build_module
 from fastnst.color import rgb_to_yiq
 from fastnst.errors import FastNSTError
 from fastnst.losses import PerceptualLoss, vgg_perceptual_loss
-from fastnst.solver import Progress, SolverConfig, initial_image, optimize, pyramid_sizes
-from fastnst.solver_callbacks import ProgressBar, SnapshotWriter, TensorBoardLogger
-from fastnst.train import build_loss, build_module
+from fastnst.solver.optimize import Progress, SolverConfig, initial_image, optimize, pyramid_sizes
+from fastnst.solver.callbacks import ProgressBar, SnapshotWriter, TensorBoardLogger
 
 
 def make_tiny_loss(seed: int = 0) -> PerceptualLoss:

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from fastnst.checkpoint import load_style_checkpoint
-from fastnst.lit_module import StyleTransferModule
+from fastnst.app.train import train
 from fastnst.losses import gram_matrix, vgg_perceptual_loss
 from fastnst.models import TransformerNet
-from fastnst.train import train
+from fastnst.models.checkpoint import load_style_checkpoint
+from fastnst.training.module import StyleTransferModule
 
 pytestmark = pytest.mark.filterwarnings("ignore:You are trying to `self.log")
 JOHNSON_LAYERS = {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}

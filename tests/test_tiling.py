@@ -5,8 +5,14 @@ from __future__ import annotations
 import torch
 
 from fastnst import Stylizer
+from fastnst.inference.tiling import (
+    frozen_norm_stats,
+    ramp,
+    record_norm_stats,
+    stylize_tiled,
+    tile_starts,
+)
 from fastnst.models import TransformerNet
-from fastnst.tiling import frozen_norm_stats, ramp, record_norm_stats, stylize_tiled, tile_starts
 
 
 def model_and_image() -> tuple[TransformerNet, torch.Tensor]:

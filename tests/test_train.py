@@ -9,9 +9,9 @@ import torch
 from conftest import write_images
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from fastnst.checkpoint import load_style_checkpoint
+from fastnst.app.train import train
 from fastnst.errors import FastNSTError
-from fastnst.train import train
+from fastnst.models.checkpoint import load_style_checkpoint
 
 
 def test_train_writes_checkpoint_and_tensorboard(make_cfg, tmp_path: Path) -> None:

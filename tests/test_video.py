@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from fastnst import FastNSTError, Stylizer
+from fastnst.inference.video import stylize_video
 from fastnst.models import TransformerNet
-from fastnst.video import stylize_video
 
 av = pytest.importorskip("av")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -113,20 +113,35 @@ class PerceptualLoss(nn.Module):
         self.luminance_only = luminance_only
 
     @torch.no_grad()
-    def set_style(self, style: Tensor, content: Tensor | None = None) -> None:
-        """Compute the style targets once from the style image(s), RGB in [0, 1], (N, 3, H, W).
+    def set_style(self, style: Tensor | Sequence[Tensor], content: Tensor | None = None) -> None:
+        """Compute the style targets once, one per painting, RGB in [0, 1].
 
-        ``content`` matters only with ``luminance_only``: the style's luminance is then matched
-        to its mean and std (pass the content image when optimizing a single image).
+        Args:
+            style: The paintings: a (S, 3, H, W) tensor, or a sequence of (1, 3, H_k, W_k)
+                tensors when their sizes differ. Painting k is style index k of ``forward``.
+            content: Matters only with ``luminance_only``: each painting's luminance is then
+                matched to its mean and std (pass the content image when optimizing one image).
         """
+        paintings = list(style.split(1)) if isinstance(style, Tensor) else list(style)
         if self.luminance_only:
-            style = _grey(style) if content is None else match_luminance(style, content)
-        features = self.encoder(style, list(self.style_layers))
+            paintings = [
+                _grey(p) if content is None else match_luminance(p, content) for p in paintings
+            ]
+        features = [self.encoder(p, list(self.style_layers)) for p in paintings]
         for key, loss in self.style_losses.items():
-            loss.set_target(*(features[name] for name in self.style_links[key]))
+            loss.set_target(*([f[name] for f in features] for name in self.style_links[key]))
 
-    def forward(self, output: Tensor, content: Tensor) -> dict[str, Tensor]:
+    @property
+    def num_styles(self) -> int:
+        """How many paintings the targets were computed for (0 before :meth:`set_style`)."""
+        return next(iter(self.style_losses.values())).target.shape[0]
+
+    def forward(
+        self, output: Tensor, content: Tensor, style: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """All loss terms of ``output`` for the content images ``content``.
+
+        ``style`` is the (B,) painting index of each sample (``None`` with one painting).
 
         Returns:
             ``total``, ``content``, ``style``, ``tv`` and ``style_<term>`` (unweighted E_l; a
@@ -139,7 +154,7 @@ class PerceptualLoss(nn.Module):
             targets = self.encoder(content, list(self.content_layers))
         features = self.encoder(output, list(self.content_layers | self.style_layers))
         per_term = {
-            key: loss(*(features[name] for name in self.style_links[key]))
+            key: loss(*(features[name] for name in self.style_links[key]), style=style)
             for key, loss in self.style_losses.items()
         }
         if self.log_alpha is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -18,9 +18,11 @@ class StyleLoss(nn.Module):
     al. 2016, eq. 4). Other statistics live in :mod:`fastnst.losses.statistics`, other
     distances in :func:`~fastnst.losses.functional.style_distance`.
 
-    The style target S(F_l(s)) is computed once by :meth:`set_target` under ``no_grad`` and kept
-    as a non-persistent buffer: it moves with the module between devices but never enters a
-    checkpoint (it is recomputed from the style image).
+    The style targets S(F_l(s_k)), one per painting k (shape (S, ...)), are computed once by
+    :meth:`set_target` under ``no_grad`` and kept as a non-persistent buffer: it moves with the
+    module between devices but never enters a checkpoint (it is recomputed from the paintings).
+    ``forward`` compares each sample with the target of its own painting (``style``), or with a
+    per-batch ``target`` computed elsewhere (arbitrary-style training).
 
     Args:
         statistic: Maps the features of one layer (or of two, for a cross-layer statistic) to
@@ -37,11 +39,36 @@ class StyleLoss(nn.Module):
         self.register_buffer("target", torch.empty(0), persistent=False)
 
     @torch.no_grad()
-    def set_target(self, *features: Tensor) -> None:
-        """Store the statistic of the style features, averaged over style images."""
-        self.target = self.statistic(*features).mean(dim=0, keepdim=True)
+    def set_target(self, *features: Sequence[Tensor]) -> None:
+        """Store one target per painting; ``features[i][k]`` is input i of painting k, (1, ...).
 
-    def forward(self, *features: Tensor) -> Tensor:
+        Paintings may differ in size, so each is passed as its own tensor.
+        """
+        per_painting = zip(*features, strict=True)
+        self.target = torch.cat([self.statistic(*inputs) for inputs in per_painting])  # (S, ...)
+
+    def select(self, style: Tensor | None, batch: int) -> Tensor:
+        """The targets of a batch: ``target[style]`` (B, ...), or the only one (1, ...)."""
         if self.target.numel() == 0:
             raise RuntimeError("no style target: call PerceptualLoss.set_style(style_image) first")
-        return style_distance(self.statistic(*features), self.target, self.normalization)
+        if style is not None:
+            return self.target[style.to(self.target.device)]
+        if self.target.shape[0] != 1:
+            raise ValueError(
+                f"this loss holds {self.target.shape[0]} paintings: pass style= (B,) indices"
+            )
+        return self.target
+
+    def forward(
+        self, *features: Tensor, style: Tensor | None = None, target: Tensor | None = None
+    ) -> Tensor:
+        """E_l of a batch, averaged over it.
+
+        Args:
+            features: The layer(s) of the output, (B, C, H, W) each.
+            style: (B,) painting index of each sample; ``None`` with a single painting.
+            target: (B, ...) or (1, ...) statistics to compare with instead of the stored ones.
+        """
+        if target is None:
+            target = self.select(style, features[0].shape[0])
+        return style_distance(self.statistic(*features), target, self.normalization)

@@ -72,6 +72,9 @@ class TransformerNet(nn.Module):
             ``"tanh"``, Johnson's scaled tanh mapped to [0, 1]: (1 + tanh(x)) / 2.
     """
 
+    arch = "johnson"
+    num_styles = 1
+
     def __init__(self, width: int = 32, num_residual_blocks: int = 5, head: str = "none") -> None:
         super().__init__()
         if head not in HEADS:
@@ -89,7 +92,9 @@ class TransformerNet(nn.Module):
             ConvLayer(w, 3, 9, norm=False, relu=False),
         )
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, style: Tensor | None = None) -> Tensor:
+        """Stylize ``x``; ``style`` is unused here (one painting per network) and exists so that
+        every transform network is called alike, ``model(x, style)``."""
         h, w = x.shape[-2:]
         pad_h, pad_w = max(8, h + -h % 4) - h, max(8, w + -w % 4) - w
         if pad_h or pad_w:

@@ -10,16 +10,15 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from fastnst.checkpoint import StyleCheckpoint, load_style_checkpoint
-from fastnst.compare import compare_image, write_report
+from fastnst.app.builders import build_loss, style_from_config
+from fastnst.device import describe_device, resolve_device
 from fastnst.errors import FastNSTError
-from fastnst.image import list_images, load_image
-from fastnst.machine import describe_device
-from fastnst.solver import Callback, SolverConfig
-from fastnst.solver_callbacks import ProgressBar, SnapshotWriter, TensorBoardLogger
-from fastnst.stylize import resolve_device
-from fastnst.targets import make_targets, target_jobs
-from fastnst.train import build_loss, load_style
+from fastnst.io.image import list_images, load_image
+from fastnst.models.checkpoint import StyleCheckpoint, load_style_checkpoint
+from fastnst.solver.callbacks import ProgressBar, SnapshotWriter, TensorBoardLogger
+from fastnst.solver.compare import compare_image, write_report
+from fastnst.solver.optimize import Callback, SolverConfig
+from fastnst.solver.targets import make_targets, target_jobs
 
 GIF_FRAMES = 50  # frames of the progress GIF when no snapshot period is given
 
@@ -56,7 +55,7 @@ def run_optimize(cfg: DictConfig) -> dict[str, Any]:
     return make_targets(
         loss, jobs, config,
         losses_json=folder / "losses.json",
-        style=load_style(cfg.style, cfg.paths.cache_dir) if luminance_only else None,
+        style=style_from_config(cfg.style, cfg.paths.cache_dir) if luminance_only else None,
         size=cfg.size,
         overwrite=cfg.overwrite,
         callbacks=_callbacks(cfg, config.iterations * config.pyramid_levels),
@@ -116,5 +115,5 @@ def run_compare(cfg: DictConfig) -> dict[str, Path]:
         "size": cfg.size,
         "torch": torch.__version__,
     }
-    style = load_style(loss_cfg.style, cfg.paths.cache_dir)
+    style = style_from_config(loss_cfg.style, cfg.paths.cache_dir)
     return write_report(cfg.output_dir, comparisons, style, meta=meta, grid_height=cfg.grid_height)

@@ -13,9 +13,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, default_collate
 from torchvision.transforms import CenterCrop, RandomCrop
 
-from fastnst.download import ensure_image_folder
 from fastnst.errors import FastNSTError
-from fastnst.image import list_images, open_rgb, pil_to_tensor, resize_short_side
+from fastnst.io.download import ensure_image_folder
+from fastnst.io.image import list_images, open_rgb, pil_to_tensor, resize_short_side
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

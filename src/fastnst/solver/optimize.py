@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from fastnst.color import transfer_luminance
+from fastnst.device import synchronize
 from fastnst.errors import FastNSTError
 from fastnst.losses import PerceptualLoss
 
@@ -160,15 +161,14 @@ class _Recorder:
     """Loss history, callbacks, and solver time: wall time minus the time spent in callbacks."""
 
     def __init__(self, device: torch.device, callbacks: Sequence[Callback]) -> None:
-        self.cuda = device.type == "cuda"
+        self.device = device
         self.callbacks = callbacks
         self.history: list[dict[str, float]] = []
         self.start = time.perf_counter()
         self.paused = 0.0
 
     def now(self) -> float:
-        if self.cuda:
-            torch.cuda.synchronize()
+        synchronize(self.device)
         return time.perf_counter() - self.start - self.paused
 
     def record(self, level: int, image: Tensor, terms: dict[str, Tensor], seconds: float) -> None:

@@ -10,25 +10,29 @@ from torch import Tensor, nn
 from torchvision.utils import make_grid
 
 from fastnst.losses import PerceptualLoss
-from fastnst.version import __version__
+from fastnst.models.checkpoint import CHECKPOINT_KEY, checkpoint_entry
 
-CHECKPOINT_KEY = "fastnst"
+Batch = Tensor | tuple[Tensor, Tensor]
 
 
 class StyleTransferModule(pl.LightningModule):
     """Trains ``transformer`` so that ``loss(transformer(x), x)`` is small (Johnson et al. 2016).
 
     Only the transform network has parameters; the loss network is frozen and stores no state
-    in checkpoints. Each checkpoint gets a ``"fastnst"`` entry holding the transform network's
-    constructor args, the style name, the resolved run config and the fastnst version, enough
-    to rebuild the network from the checkpoint alone.
+    in checkpoints. Each checkpoint gets a ``"fastnst"`` entry
+    (:func:`~fastnst.models.checkpoint.checkpoint_entry`: architecture, constructor args, style
+    names, resolved run config, fastnst version), enough to rebuild the network from it alone.
+
+    A batch is the content images (B, 3, H, W), or ``(content, style)`` with ``style`` the (B,)
+    style index of every sample: the network gets it as ``transformer(x, style)`` and the loss
+    compares each output with that painting's targets. Single-style data gives plain tensors.
 
     Args:
         transformer: The network being trained; must expose ``config`` (its constructor kwargs).
         loss: Perceptual loss with its style targets already set.
         lr: Adam learning rate.
         scheduler: ``None`` (constant) or ``"cosine"`` (to 0 at ``trainer.max_steps``).
-        style_name: Name of the painting, stored in checkpoints.
+        style_names: Names of the paintings, in style-index order, stored in checkpoints.
         config: The resolved run config (plain containers), stored in checkpoints and hparams.
         sample_every_n_steps: Period of the (content | stylized) image grid in TensorBoard.
         num_samples: Fixed validation images shown in that grid.
@@ -45,7 +49,7 @@ class StyleTransferModule(pl.LightningModule):
         *,
         lr: float = 1e-3,
         scheduler: str | None = None,
-        style_name: str = "custom",
+        style_names: list[str] | None = None,
         config: dict[str, Any] | None = None,
         sample_every_n_steps: int = 500,
         num_samples: int = 4,
@@ -66,27 +70,28 @@ class StyleTransferModule(pl.LightningModule):
             self.transformer.compile()
             self.loss.compile()
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.transformer(x)
+    def forward(self, x: Tensor, style: Tensor | None = None) -> Tensor:
+        return self.transformer(x, style)
 
-    def _step(self, batch: Tensor, stage: str) -> Tensor | None:
-        if batch.numel() == 0:  # every file of the batch was unreadable
+    def _step(self, batch: Batch, stage: str) -> Tensor | None:
+        content, style = batch if isinstance(batch, (tuple, list)) else (batch, None)
+        if content.numel() == 0:  # every file of the batch was unreadable
             return None
-        batch = batch.contiguous(memory_format=self.memory_format)
-        terms = self.loss(self.transformer(batch), batch)
+        content = content.contiguous(memory_format=self.memory_format)
+        terms = self.loss(self.transformer(content, style), content, style)
         on_step = stage == "train"
         for name, value in terms.items():
             self.log(
                 f"{stage}/{name}", value, prog_bar=name in ("total", "content", "style", "tv"),
-                on_step=on_step, on_epoch=not on_step, batch_size=batch.shape[0],
+                on_step=on_step, on_epoch=not on_step, batch_size=content.shape[0],
                 sync_dist=not on_step,
             )  # fmt: skip
         return terms["total"]
 
-    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor | None:
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
         return self._step(batch, "train")
 
-    def validation_step(self, batch: Tensor, batch_idx: int) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._step(batch, "val")
 
     def configure_optimizers(self) -> Any:
@@ -128,9 +133,5 @@ class StyleTransferModule(pl.LightningModule):
         experiment.add_image("samples/content_stylized", grid, self.global_step)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CHECKPOINT_KEY] = {
-            "version": __version__,
-            "model_args": dict(self.transformer.config),
-            "style": self.hparams.style_name,
-            "config": self.hparams.config,
-        }
+        styles = self.hparams.style_names or ["custom"]
+        checkpoint[CHECKPOINT_KEY] = checkpoint_entry(self.transformer, styles, self.hparams.config)

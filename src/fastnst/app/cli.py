@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from fastnst.errors import FastNSTError
 
@@ -38,3 +41,9 @@ def exit_on_user_error(main: Callable[..., Result]) -> Callable[..., Result]:
             sys.exit(f"error: {user_error}")
 
     return wrapper
+
+
+def quiet_progress_logging() -> contextlib.AbstractContextManager[None]:
+    """Route log records through tqdm while a command runs, so a logged warning is printed
+    above the progress bar instead of breaking its line."""
+    return logging_redirect_tqdm()

@@ -11,8 +11,8 @@ from PIL import Image
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from fastnst.image import resize_long_side, save_image, tensor_to_pil
-from fastnst.solver import Progress
+from fastnst.io.image import resize_long_side, save_image, tensor_to_pil
+from fastnst.solver.optimize import Progress
 
 BAR_TERMS = ("total", "content", "style", "tv")
 

@@ -15,11 +15,11 @@ from typing import Any
 
 from torch import Tensor
 
-from fastnst.atomic import write_json
 from fastnst.errors import FastNSTError
-from fastnst.image import list_images, load_image, save_image
+from fastnst.io.atomic import write_json
+from fastnst.io.image import list_images, load_image, save_image
 from fastnst.losses import PerceptualLoss
-from fastnst.solver import Callback, SolverConfig, optimize
+from fastnst.solver.optimize import Callback, SolverConfig, optimize
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from fastnst.atomic import write_json
+from fastnst.device import synchronize
 from fastnst.errors import FastNSTError
-from fastnst.figures import image_grid, line_plot
-from fastnst.image import save_image, tensor_to_pil
+from fastnst.io.atomic import write_json
+from fastnst.io.image import save_image, tensor_to_pil
 from fastnst.losses import PerceptualLoss
-from fastnst.solver import Callback, Progress, SolverConfig, optimize
+from fastnst.solver.figures import image_grid, line_plot
+from fastnst.solver.optimize import Callback, Progress, SolverConfig, optimize
 
 TERMS = ("content", "style", "tv", "total")
 
@@ -78,11 +79,6 @@ def parity_n(solver_totals: dict[int, float], network_total: float) -> int | Non
     return min(beaten) if beaten else None
 
 
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 @torch.no_grad()
 def time_network(
     model: nn.Module, content: Tensor, *, warmup: int = 2, repeats: int = 5
@@ -96,10 +92,10 @@ def time_network(
         model(content)
     times = []
     for _ in range(max(1, repeats)):
-        _synchronize(content.device)
+        synchronize(content.device)
         start = time.perf_counter()
         output = model(content)
-        _synchronize(content.device)
+        synchronize(content.device)
         times.append(time.perf_counter() - start)
     return output.clamp(0, 1), statistics.median(times)
 

@@ -4,7 +4,8 @@
 
 1. ``size`` / ``max_size``: resize the content (short side to ``size``, then long side capped at
    ``max_size``); the output has the resized size. Without them the output keeps the input size.
-2. The network, whole or in ``tile`` px tiles (see ``fastnst.tiling``), ``batch_size`` at a time.
+2. The network, whole or in ``tile`` px tiles (see :mod:`fastnst.inference.tiling`),
+   ``batch_size`` images at a time.
 3. ``preserve_color``: ``"luminance"`` keeps the content's YIQ chroma and takes only the
    stylized luminance (Gatys et al. 2017, sec. 5.1); ``"histogram"`` matches each RGB channel's
    histogram to the content's (Gatys et al. 2017, sec. 5.2, applied to the output).
@@ -21,27 +22,16 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
-from fastnst.checkpoint import load_style_checkpoint
 from fastnst.color import match_histograms, transfer_luminance
+from fastnst.device import resolve_device
 from fastnst.errors import FastNSTError
-from fastnst.export import INPUT_NAME, onnxruntime_session
-from fastnst.image import pil_to_tensor, tensor_to_pil
-from fastnst.tiling import stylize_tiled
+from fastnst.inference.export import INPUT_NAME, onnxruntime_session
+from fastnst.inference.tiling import stylize_tiled
+from fastnst.io.image import pil_to_tensor, tensor_to_pil
+from fastnst.models.checkpoint import load_style_checkpoint
 
 COLOR_METHODS = ("luminance", "histogram")
 BACKENDS = ("auto", "torch", "onnxruntime")
-DEVICES = ("auto", "cpu", "cuda")
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` is CUDA when available, else the CPU; ``"cuda"`` without CUDA is an error."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise FastNSTError(f"device={device} but CUDA is not available; use device=cpu or auto")
-    if str(device).split(":")[0] not in DEVICES:
-        raise FastNSTError(f"unknown device={device}; use one of {', '.join(DEVICES)}")
-    return torch.device(device)
 
 
 def target_size(height: int, width: int, size: int | None, max_size: int | None) -> tuple[int, int]:

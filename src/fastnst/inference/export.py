@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fastnst.atomic import atomic_path
 from fastnst.errors import FastNSTError
+from fastnst.io.atomic import atomic_path
 
 FORMATS = ("torchscript", "onnx")
 INPUT_NAME, OUTPUT_NAME = "image", "stylized"

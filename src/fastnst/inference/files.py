@@ -15,11 +15,12 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from fastnst.atomic import refuse_existing
-from fastnst.checkpoint import load_style_checkpoint
 from fastnst.errors import FastNSTError
-from fastnst.export import export_model
-from fastnst.image import (
+from fastnst.inference.export import export_model
+from fastnst.inference.stylizer import Stylizer
+from fastnst.inference.video import VIDEO_SUFFIXES, stylize_video
+from fastnst.io.atomic import refuse_existing
+from fastnst.io.image import (
     SAVE_SUFFIXES,
     list_images,
     open_alpha,
@@ -27,8 +28,7 @@ from fastnst.image import (
     pil_to_tensor,
     save_image,
 )
-from fastnst.stylize import Stylizer
-from fastnst.video import VIDEO_SUFFIXES, stylize_video
+from fastnst.models.checkpoint import load_style_checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -29,10 +29,10 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.transforms import CenterCrop
 
-from fastnst.atomic import atomic_path, write_json
-from fastnst.datamodule import ImageFolderDataModule, default_num_workers, split_held_out
 from fastnst.errors import FastNSTError
-from fastnst.image import open_rgb, resize_short_side
+from fastnst.io.atomic import atomic_path, write_json
+from fastnst.io.image import open_rgb, resize_short_side
+from fastnst.training.data import ImageFolderDataModule, default_num_workers, split_held_out
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"

@@ -8,35 +8,12 @@ from pathlib import Path
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from torch import Tensor
 
-from fastnst.download import ensure_style_image
+from fastnst.app.builders import build_loss
 from fastnst.errors import FastNSTError
-from fastnst.image import load_image
-from fastnst.lit_module import StyleTransferModule
-from fastnst.losses import PerceptualLoss
+from fastnst.training.module import StyleTransferModule
 
 log = logging.getLogger(__name__)
-
-
-def load_style(style_cfg: DictConfig, cache_dir: str) -> Tensor:
-    """The painting of ``style_cfg`` at ``style.size`` px on its long side, (1, 3, H, W)."""
-    path = ensure_style_image(
-        style_cfg.name, style_cfg.image, style_cfg.url, style_cfg.get("sha256"),
-        Path(cache_dir).expanduser(),
-    )  # fmt: skip
-    return load_image(path, long_side=style_cfg.size)
-
-
-def build_loss(cfg: DictConfig) -> PerceptualLoss:
-    """The perceptual loss of ``cfg.loss`` with the style targets of ``cfg.style`` set.
-
-    Shared by the trainer, the optimization solver and the comparison report, so all three
-    evaluate exactly the same loss.
-    """
-    loss = instantiate(cfg.loss)
-    loss.set_style(load_style(cfg.style, cfg.paths.cache_dir))
-    return loss
 
 
 def build_module(cfg: DictConfig) -> StyleTransferModule:
@@ -46,7 +23,7 @@ def build_module(cfg: DictConfig) -> StyleTransferModule:
         build_loss(cfg),
         lr=cfg.optim.lr,
         scheduler=cfg.optim.scheduler,
-        style_name=cfg.style.name,
+        style_names=[cfg.style.name],
         config=OmegaConf.to_container(cfg, resolve=True),
         sample_every_n_steps=cfg.samples.every_n_steps,
         num_samples=cfg.samples.count,

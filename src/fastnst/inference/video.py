@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from fastnst.atomic import atomic_path
 from fastnst.errors import FastNSTError
-from fastnst.stylize import Stylizer, target_size
+from fastnst.inference.stylizer import Stylizer, target_size
+from fastnst.io.atomic import atomic_path
 
 VIDEO_SUFFIXES: frozenset[str] = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"})
 

@@ -1,0 +1,73 @@
+"""The Hydra mains of every command; ``train.py``, ``stylize.py``, ``scripts/*`` and the
+``fastnst`` command call these. Configs ship inside the package (``pkg://fastnst.configs``), so
+the commands work from any folder once fastnst is installed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from fastnst.app.cli import exit_on_user_error, quiet_progress_logging
+from fastnst.app.schemas import check_config
+
+CONFIGS = "pkg://fastnst.configs"
+
+
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train")
+@exit_on_user_error
+def train_main(cfg: DictConfig) -> None:
+    """``python train.py`` / ``fastnst train``: train a style network."""
+    from fastnst.app.train import train
+
+    check_config(cfg, "train")
+    with quiet_progress_logging():
+        train(cfg)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="stylize")
+@exit_on_user_error
+def stylize_main(cfg: DictConfig) -> None:
+    """``python stylize.py``: stylize an image, folder or video, or export the network."""
+    from fastnst.inference.files import run
+
+    check_config(cfg, "stylize")
+    with quiet_progress_logging():
+        report = run(**OmegaConf.to_container(cfg, resolve=True))
+    print(report, file=sys.stderr)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="optimize")
+@exit_on_user_error
+def optimize_main(cfg: DictConfig) -> None:
+    """``scripts/optimize.py`` / ``fastnst optimize``: Gatys et al. optimization."""
+    from fastnst.app.solver_runs import run_optimize
+
+    check_config(cfg, "optimize")
+    with quiet_progress_logging():
+        run_optimize(cfg)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="compare")
+@exit_on_user_error
+def compare_main(cfg: DictConfig) -> None:
+    """``scripts/compare.py`` / ``fastnst compare``: a network against the solver."""
+    from fastnst.app.solver_runs import run_compare
+
+    check_config(cfg, "compare")
+    with quiet_progress_logging():
+        paths = run_compare(cfg)
+    print(paths["md"].read_text())
+
+
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="ablate")
+@exit_on_user_error
+def ablate_main(cfg: DictConfig) -> None:
+    """``scripts/ablate.py`` / ``fastnst ablate``: the solver under each loss variant."""
+    from fastnst.app.ablate import run_ablation
+
+    check_config(cfg, "ablate")
+    with quiet_progress_logging():
+        run_ablation(cfg)

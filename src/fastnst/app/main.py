@@ -1,0 +1,96 @@
+"""The ``fastnst`` command (and ``python -m fastnst``): one front door to every tool.
+
+    fastnst train style=starry_night trainer.max_steps=2000     # Hydra overrides, as train.py
+    fastnst stylize model.ckpt "IMG 1 (copy).jpg" -o out.jpg    # plain paths: argparse
+    fastnst optimize content=photo.jpg output=out.png
+    fastnst compare ckpt=last.ckpt content_dir=photos/
+    fastnst ablate content=photo.jpg
+
+``stylize`` takes file names as plain arguments, so names with spaces, commas, ``=`` or
+brackets need no Hydra quoting; the other commands take Hydra overrides (``--help`` lists the
+config groups, ``--cfg job`` prints the composed config).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from fastnst.version import __version__
+
+HYDRA_COMMANDS = ("train", "optimize", "compare", "ablate")
+USAGE = f"""usage: fastnst {{train,stylize,optimize,compare,ablate}} [options]
+
+fastnst {__version__}: fast neural style transfer.
+
+commands:
+  train      train a style network (Hydra overrides: style=great_wave trainer.max_steps=2000)
+  stylize    stylize images, folders or videos, or export a model (plain paths; --help)
+  optimize   Gatys et al. optimization of one image or a folder (Hydra overrides)
+  compare    a trained network against the optimization solver (Hydra overrides)
+  ablate     the solver under each loss variant, as a labelled grid (Hydra overrides)
+
+'fastnst COMMAND --help' describes a command."""
+
+
+def stylize_parser() -> argparse.ArgumentParser:
+    """``fastnst stylize``'s arguments: the options of ``stylize.py``, paths as plain words."""
+    parser = argparse.ArgumentParser(
+        prog="fastnst stylize",
+        description="Stylize an image, a folder of images or a video, or export the network.",
+    )
+    parser.add_argument("ckpt", help="train.py checkpoint, pytorch/examples .pth or .onnx model")
+    parser.add_argument("input", nargs="?", help="image, folder (recursive) or video")
+    parser.add_argument("-o", "--output", required=True, help="output file or folder")
+    parser.add_argument("--export", choices=["onnx", "torchscript"], help="write the model")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps, ...")
+    parser.add_argument("--size", type=int, help="short side of the output, px")
+    parser.add_argument("--max-size", type=int, help="cap on the long side of the output, px")
+    parser.add_argument("--strength", type=float, default=1.0, help="0 = content, 1 = style")
+    parser.add_argument("--preserve-color", choices=["luminance", "histogram"])
+    parser.add_argument("--tile", type=int, help="tile side in px for huge images")
+    parser.add_argument("--tile-overlap", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"])
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    return parser
+
+
+def stylize_command(argv: Sequence[str]) -> None:
+    """Parse ``argv`` and run :func:`fastnst.inference.files.run` with one-line errors."""
+    from fastnst.app.cli import exit_on_user_error, quiet_progress_logging
+    from fastnst.inference.files import run
+
+    options = vars(stylize_parser().parse_args(argv))
+
+    @exit_on_user_error
+    def go() -> None:
+        with quiet_progress_logging():
+            print(run(**options), file=sys.stderr)
+
+    go()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Dispatch ``fastnst COMMAND ...``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE)
+        return
+    if args[0] == "--version":
+        print(__version__)
+        return
+    command, rest = args[0], args[1:]
+    if command == "stylize":
+        stylize_command(rest)
+        return
+    if command not in HYDRA_COMMANDS:
+        sys.exit(f"error: unknown command {command!r}; use one of train, stylize, "
+                 f"{', '.join(HYDRA_COMMANDS[1:])} (fastnst --help)")  # fmt: skip
+    from fastnst.app import commands
+
+    sys.argv = [f"fastnst {command}", *rest]
+    getattr(commands, f"{command}_main")()

@@ -1,0 +1,145 @@
+"""Typed schemas of the configs: a wrong type or a missing value is one line naming the key.
+
+Hydra composes plain YAML; before a command runs, :func:`check_config` checks every key a
+schema below declares (dataclasses, as in Hydra's structured configs) and reports the first
+problem as ``model.width='abc' is not a valid int``. Keys the schemas do not declare (any
+Lightning ``Trainer`` argument, loss options) pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import (
+    InterpolationResolutionError,
+    MissingMandatoryValue,
+    ValidationError,
+)
+
+from fastnst.errors import FastNSTError
+
+
+@dataclass
+class ModelSchema:
+    arch: str = "johnson"
+    width: int = 32
+    num_residual_blocks: int = 5
+    head: str = "none"
+
+
+@dataclass
+class StyleSchema:
+    name: str = "custom"
+    image: str | None = None
+    url: str | None = None
+    size: int | None = 512
+    weight: float = 1.0
+
+
+@dataclass
+class DataSchema:
+    root: str = ""
+    image_size: int = 256
+    batch_size: int = 4
+    num_workers: int | None = None
+    val_images: int = 8
+
+
+@dataclass
+class TrainerSchema:
+    max_steps: int = 40000
+    max_epochs: int = -1
+    val_check_interval: float = 1000
+    limit_val_batches: float = 4
+    log_every_n_steps: int = 10
+    devices: Any = 1
+    precision: str = "32-true"
+
+
+@dataclass
+class OptimSchema:
+    lr: float = 1e-3
+    scheduler: str | None = None
+
+
+@dataclass
+class VGGSchema:
+    weights: str = "imagenet"
+    pooling: str = "max"
+    seed: int = 0
+
+
+@dataclass
+class StylizeSchema:
+    ckpt: str = ""
+    input: str | None = None
+    output: str = ""
+    export: str | None = None
+    overwrite: bool = False
+    device: str = "auto"
+    size: int | None = None
+    max_size: int | None = None
+    strength: float = 1.0
+    preserve_color: str | None = None
+    tile: int | None = None
+    tile_overlap: int = 64
+    batch_size: int = 4
+    backend: str = "auto"
+    channels_last: bool = False
+    progress: bool = True
+
+
+@dataclass
+class SolverSchema:
+    iterations: int = 500
+    history_size: int = 100
+    lr: float | None = None
+    noise_ratio: float = 0.6
+    pyramid_levels: int = 1
+    pyramid_scale: float = 0.5
+    seed: int = 0
+
+
+# command -> (config section, schema); "" is the root of the config
+SCHEMAS: dict[str, list[tuple[str, type]]] = {
+    "train": [("model", ModelSchema), ("style", StyleSchema), ("data", DataSchema),
+              ("trainer", TrainerSchema), ("optim", OptimSchema), ("vgg", VGGSchema)],
+    "stylize": [("", StylizeSchema)],
+    "optimize": [("style", StyleSchema), ("vgg", VGGSchema), ("solver", SolverSchema)],
+    "compare": [("style", StyleSchema), ("vgg", VGGSchema), ("solver", SolverSchema)],
+    "ablate": [("style", StyleSchema), ("vgg", VGGSchema), ("solver", SolverSchema)],
+}  # fmt: skip
+
+
+def check_config(cfg: DictConfig, command: str) -> None:
+    """Raise a one-line FastNSTError for the first missing value or mistyped key of ``cfg``."""
+    try:
+        OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as err:
+        key = err.full_key
+        raise FastNSTError(f"missing value for {key}: pass {key}=... on the command line") from err
+    except InterpolationResolutionError as err:
+        raise FastNSTError(f"cannot resolve {err.full_key}: {err.msg}") from err
+    for section, schema in SCHEMAS[command]:
+        node = OmegaConf.select(cfg, section) if section else cfg
+        if isinstance(node, DictConfig):
+            _check_section(node, section, schema)
+
+
+def _check_section(node: DictConfig, section: str, schema: type) -> None:
+    typed = OmegaConf.structured(schema)
+    for field in dataclasses.fields(schema):
+        if field.name not in node:
+            continue
+        value = node[field.name]
+        try:
+            typed[field.name] = value
+        except ValidationError as err:
+            key = f"{section}.{field.name}" if section else field.name
+            expected = getattr(field.type, "__name__", str(field.type))
+            raise FastNSTError(
+                f"{key}={value!r} is not a valid {expected}; fix it on the command line"
+            ) from err

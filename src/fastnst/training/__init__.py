@@ -1,0 +1,1 @@
+"""Training: the LightningModule, the data modules and uint8 shards."""
