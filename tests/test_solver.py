@@ -13,8 +13,8 @@ from fastnst.app.train import build_loss, build_module
 from fastnst.color import rgb_to_yiq
 from fastnst.errors import FastNSTError
 from fastnst.losses import PerceptualLoss, vgg_perceptual_loss
-from fastnst.solver.optimize import Progress, SolverConfig, initial_image, optimize, pyramid_sizes
 from fastnst.solver.callbacks import ProgressBar, SnapshotWriter, TensorBoardLogger
+from fastnst.solver.optimize import Progress, SolverConfig, initial_image, optimize, pyramid_sizes
 
 
 def make_tiny_loss(seed: int = 0) -> PerceptualLoss:

@@ -15,7 +15,6 @@ needs more than tensors and plain containers is refused.
 from __future__ import annotations
 
 import pickle
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from fastnst.version import __version__
 CHECKPOINT_KEY = "fastnst"
 PREFIX = "transformer."
 _PICKLE_PROTOCOL_BYTE = b"\x80"
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
 _FILE_KINDS = {  # leading bytes -> what the file is, for a clearer error
     b"\xff\xd8\xff": "a JPEG image",
     b"\x89PNG": "a PNG image",
@@ -83,7 +83,7 @@ def _describe_foreign(path: Path) -> str | None:
     head = path.read_bytes()[:8] if path.stat().st_size else b""
     if not head:
         return "an empty file"
-    if zipfile.is_zipfile(path) or head.startswith(_PICKLE_PROTOCOL_BYTE):
+    if head.startswith((_ZIP_MAGIC, _PICKLE_PROTOCOL_BYTE)):
         return None  # torch's zip format, or a legacy pickle: let torch.load decide
     if path.suffix.lower() == ".onnx":
         return "an ONNX model"
