@@ -15,8 +15,11 @@ from test_solver import make_tiny_loss, smooth_image
 from fastnst.app.solver_runs import run_compare, run_optimize
 from fastnst.app.train import train
 from fastnst.models import TransformerNet
+from fastnst.quality import quality_measures
 from fastnst.solver import SolverConfig
-from fastnst.solver.compare import compare_image, parity_n, summarize, write_report
+from fastnst.solver.compare import QUALITY, compare_image, parity_n, summarize
+from fastnst.solver.figures import have_matplotlib
+from fastnst.solver.report import write_report
 
 ITERATIONS = [0, 2, 6]
 
@@ -54,14 +57,34 @@ def check_report(paths: dict[str, Path], names: list[str], iterations: list[int]
         assert mean["solver"][str(n)]["total"] == pytest.approx(expected)
     beaten = [n for n in iterations if mean["solver"][str(n)]["total"] < mean["network"]["total"]]
     assert mean["parity_n"] == (min(beaten) if beaten else None)
+    check_quality(report, iterations)
     markdown = paths["md"].read_text()
     assert f"Loss parity N (mean losses): {mean['parity_n']}" in markdown
     assert all(name in markdown for name in names)
-    with Image.open(paths["plot"]) as plot:
-        assert plot.size == (720, 440)
+    assert "| method | " + " | ".join(QUALITY.values()) + " |" in markdown
+    photo = mean["quality"]["photo"]
+    assert f"| photo | {photo['color_swd']:.4g} | {photo['texture_swd']:.4g} | 1 | 1 |" in markdown
+    assert ("plot" in paths) == have_matplotlib()  # skipped, with a warning, without matplotlib
+    if "plot" in paths:
+        with Image.open(paths["plot"]) as plot:
+            assert plot.size == (720, 440)
     with Image.open(paths["grid"]) as grid:
         assert grid.height == 20 + (48 + 4) * len(names) + 4  # header + rows of height 48
     return report
+
+
+def check_quality(report: dict, iterations: list[int]) -> None:
+    """Every method of every image is measured; the photo is its own perfect SSIM reference."""
+    methods = ["photo", "network", *(f"solver@{n}" for n in iterations)]
+    for image in [*report["images"], report["mean"]]:
+        assert list(image["quality"]) == methods
+        assert all(set(q) == set(QUALITY) for q in image["quality"].values())
+        assert image["quality"]["photo"]["ssim"] == pytest.approx(1.0)
+        assert image["quality"]["photo"]["edge_ssim"] == pytest.approx(1.0)
+    for method in methods:
+        values = [image["quality"][method]["color_swd"] for image in report["images"]]
+        expected = sum(values) / len(values)
+        assert report["mean"]["quality"][method]["color_swd"] == pytest.approx(expected)
 
 
 def test_compare_writes_consistent_report(tmp_path: Path) -> None:
@@ -75,8 +98,12 @@ def test_compare_writes_consistent_report(tmp_path: Path) -> None:
         for name, content in contents.items()
     ]
     assert comparisons[0].curve[0] > comparisons[0].curve[-1]  # the solver made progress
-    paths = write_report(tmp_path / "report", comparisons, smooth_image(40, 40), grid_height=48)
-    check_report(paths, ["a.png", "b.png"], ITERATIONS)
+    style = smooth_image(40, 40)
+    paths = write_report(tmp_path / "report", comparisons, style, grid_height=48)
+    report = check_report(paths, ["a.png", "b.png"], ITERATIONS)
+    solver = comparisons[0].images["solver@6"]
+    expected = quality_measures(solver, contents["a.png"], style)  # measured in write_report
+    assert report["images"][0]["quality"]["solver@6"] == pytest.approx(expected)
     summary = summarize(comparisons)
     assert summary["speedup"][6] == pytest.approx(
         summary["solver_seconds"][6] / summary["network_seconds"]

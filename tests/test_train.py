@@ -11,7 +11,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from fastnst.app.train import train
 from fastnst.errors import FastNSTError
+from fastnst.models import TransformerNet
 from fastnst.models.checkpoint import load_style_checkpoint
+from fastnst.quality import quality_measures
+from fastnst.training.module import StyleTransferModule
 
 
 def test_train_writes_checkpoint_and_tensorboard(make_cfg, tmp_path: Path) -> None:
@@ -24,12 +27,31 @@ def test_train_writes_checkpoint_and_tensorboard(make_cfg, tmp_path: Path) -> No
     scalars = set(accumulator.Tags()["scalars"])
     assert {"train/total", "train/content", "train/style", "train/tv"} <= scalars
     assert "train/style_relu1_2" in scalars
-    assert "val/total" in scalars
+    assert {"val/total", "val/color_swd", "val/texture_swd", "val/ssim", "val/edge_ssim"} <= scalars
     assert "samples/content_stylized" in accumulator.Tags()["images"]
     assert metrics["train/total"] > 0
     checkpoint = load_style_checkpoint(run / "checkpoints" / "last.ckpt")
     assert checkpoint.global_step == 4
     assert checkpoint.config["data"]["image_size"] == 32
+
+
+def test_validation_quality_uses_each_samples_painting(monkeypatch: pytest.MonkeyPatch) -> None:
+    generator = torch.Generator().manual_seed(0)
+    paintings = [torch.rand(1, 3, 40, 36, generator=generator), torch.zeros(1, 3, 30, 30)]
+    module = StyleTransferModule(
+        TransformerNet(width=4, num_residual_blocks=1), torch.nn.Identity(), style_images=paintings
+    )
+    logged: dict[str, float] = {}
+    monkeypatch.setattr(module, "log", lambda name, value, **_: logged.__setitem__(name, value))
+    content, output = torch.rand(2, 3, 24, 24, generator=generator).split(1)
+    batch, out = torch.cat([content, output]), torch.cat([output, content])
+    module._log_quality(out, batch, torch.tensor([1, 0]))
+    first = quality_measures(out[:1], batch[:1], paintings[1])
+    second = quality_measures(out[1:], batch[1:], paintings[0])
+    assert set(logged) == {f"val/{name}" for name in first}
+    for name, value in first.items():
+        assert logged[f"val/{name}"] == pytest.approx((value + second[name]) / 2)
+    assert first["color_swd"] > second["color_swd"]  # black painting vs random colours
 
 
 def _scalars(run: Path, tag: str) -> list[float]:

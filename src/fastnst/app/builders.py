@@ -18,12 +18,13 @@ def style_from_config(style_cfg: DictConfig, cache_dir: str) -> Tensor:
     )  # fmt: skip
 
 
-def build_loss(cfg: DictConfig) -> PerceptualLoss:
+def build_loss(cfg: DictConfig, style: Tensor | None = None) -> PerceptualLoss:
     """The perceptual loss of ``cfg.loss`` with the style targets of ``cfg.style`` set.
 
     Shared by the trainer, the optimization solver and the comparison report, so all three
-    evaluate exactly the same loss.
+    evaluate exactly the same loss. ``style`` is the painting when the caller has loaded it
+    already (it is then not read again).
     """
     loss = instantiate(cfg.loss)
-    loss.set_style(style_from_config(cfg.style, cfg.paths.cache_dir))
+    loss.set_style(style_from_config(cfg.style, cfg.paths.cache_dir) if style is None else style)
     return loss

@@ -16,8 +16,9 @@ from fastnst.errors import FastNSTError
 from fastnst.io.image import list_images, load_image
 from fastnst.models.checkpoint import StyleCheckpoint, load_style_checkpoint
 from fastnst.solver.callbacks import ProgressBar, SnapshotWriter, TensorBoardLogger
-from fastnst.solver.compare import compare_image, write_report
+from fastnst.solver.compare import compare_image
 from fastnst.solver.optimize import Callback, SolverConfig
+from fastnst.solver.report import write_report
 from fastnst.solver.targets import make_targets, target_jobs
 
 GIF_FRAMES = 50  # frames of the progress GIF when no snapshot period is given
@@ -80,7 +81,8 @@ def run_compare(cfg: DictConfig) -> dict[str, Path]:
     device = resolve_device(cfg.device)
     checkpoint = load_style_checkpoint(cfg.ckpt)
     loss_cfg = loss_config(cfg, checkpoint)
-    loss = build_loss(loss_cfg).to(device)
+    style = style_from_config(loss_cfg.style, cfg.paths.cache_dir)
+    loss = build_loss(loss_cfg, style).to(device)
     model = checkpoint.model.to(device)
     iterations = sorted({int(n) for n in cfg.iterations})
     if not iterations or iterations[0] < 0:
@@ -102,6 +104,7 @@ def run_compare(cfg: DictConfig) -> dict[str, Path]:
                 warmup=cfg.warmup,
                 repeats=cfg.repeats,
                 callbacks=[bar],
+                style=style,
             )  # fmt: skip
         )
         bar.close()
@@ -115,5 +118,4 @@ def run_compare(cfg: DictConfig) -> dict[str, Path]:
         "size": cfg.size,
         "torch": torch.__version__,
     }
-    style = style_from_config(loss_cfg.style, cfg.paths.cache_dir)
     return write_report(cfg.output_dir, comparisons, style, meta=meta, grid_height=cfg.grid_height)

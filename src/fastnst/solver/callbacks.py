@@ -11,6 +11,7 @@ from PIL import Image
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+from fastnst.io.atomic import atomic_path
 from fastnst.io.image import resize_long_side, save_image, tensor_to_pil
 from fastnst.solver.optimize import Progress
 
@@ -72,17 +73,17 @@ class SnapshotWriter:
             self.frames.append(resize_long_side(tensor_to_pil(progress.image), self.gif_size))
 
     def close(self) -> None:
-        """Save the final image as a snapshot too, then write the GIF."""
+        """Save the final image as a snapshot too, then write the GIF (atomically)."""
         if self.last is not None and (self.every <= 0 or self.last.iteration % self.every):
             self._snapshot(self.last)
         if self.gif is None or not self.frames:
             return
         size = self.frames[-1].size  # pyramid levels differ in size: show all at the last
         frames = [frame.resize(size, Image.Resampling.BICUBIC) for frame in self.frames]
-        self.gif.parent.mkdir(parents=True, exist_ok=True)
-        frames[0].save(
-            self.gif, save_all=True, append_images=frames[1:], duration=self.frame_ms, loop=0
-        )
+        with atomic_path(self.gif) as tmp:
+            frames[0].save(
+                tmp, save_all=True, append_images=frames[1:], duration=self.frame_ms, loop=0
+            )
 
 
 class TensorBoardLogger:

@@ -6,15 +6,19 @@ for every N asked for, are scored by the same :class:`~fastnst.losses.Perceptual
 their network matches about 50 to 100 L-BFGS iterations), the *speedup* is
 t(solver@N) / t(f(x)), both timed on the same device in the same run. Images are scored as
 they are delivered: the network's output clamped to [0, 1]. Hydra-free.
+
+Next to the loss, every image (the photo itself as the "no style" reference, the network's
+output, the solver's at every N) gets the weight-free measures of :mod:`fastnst.quality`:
+colour and texture sliced Wasserstein distances to the painting, SSIM to the photo.
 """
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,13 +26,19 @@ from torch import Tensor, nn
 
 from fastnst.device import synchronize
 from fastnst.errors import FastNSTError
-from fastnst.io.atomic import write_json
-from fastnst.io.image import save_image, tensor_to_pil
 from fastnst.losses import PerceptualLoss
-from fastnst.solver.figures import image_grid, line_plot
+from fastnst.quality import quality_measures
 from fastnst.solver.optimize import Callback, Progress, SolverConfig, optimize
 
+log = logging.getLogger(__name__)
+
 TERMS = ("content", "style", "tv", "total")
+QUALITY = {  # measure -> column of the markdown table
+    "color_swd": "colour SWD to painting",
+    "texture_swd": "texture SWD to painting",
+    "ssim": "SSIM to photo",
+    "edge_ssim": "edge SSIM to photo",
+}
 
 
 @dataclass
@@ -42,6 +52,8 @@ class ImageComparison:
         solver: N -> loss terms of the solver's image after N updates.
         solver_seconds: N -> solver time to reach it.
         curve: Solver total loss after i updates, i = 0 ... max N.
+        quality: ``"photo"``, ``"network"``, ``"solver@N"`` -> :func:`measure_quality`'s
+            measures (empty until a painting was given).
         images: ``"content"``, ``"network"``, ``"solver@N"`` -> image, for the grid only.
     """
 
@@ -52,6 +64,7 @@ class ImageComparison:
     solver: dict[int, dict[str, float]]
     solver_seconds: dict[int, float]
     curve: list[float]
+    quality: dict[str, dict[str, float]] = field(default_factory=dict)
     images: dict[str, Tensor] = field(default_factory=dict, repr=False)
 
     @property
@@ -100,6 +113,25 @@ def time_network(
     return output.clamp(0, 1), statistics.median(times)
 
 
+def measure_quality(images: dict[str, Tensor], style: Tensor) -> dict[str, dict[str, float]]:
+    """:func:`~fastnst.quality.quality_measures` of every image of a comparison.
+
+    Args:
+        images: ``"content"`` (the photo), ``"network"``, ``"solver@N"`` -> (1, 3, H, W).
+        style: The painting, (1, 3, H', W'), at any size.
+
+    Returns:
+        ``"photo"`` (the photo scored as its own output: the "no style" reference),
+        ``"network"``, ``"solver@N"`` -> ``color_swd``, ``texture_swd``, ``ssim``, ``edge_ssim``.
+    """
+    content = images["content"]
+    style = style.to(content.device)
+    return {
+        "photo" if key == "content" else key: quality_measures(image, content, style)
+        for key, image in images.items()
+    }
+
+
 def compare_image(
     name: str,
     model: nn.Module,
@@ -111,10 +143,13 @@ def compare_image(
     warmup: int = 2,
     repeats: int = 5,
     callbacks: Sequence[Callback] = (),
+    style: Tensor | None = None,
 ) -> ImageComparison:
     """Score the network and one solver run, snapshotted at every N of ``iterations``.
 
     ``callbacks`` (a progress bar, ...) are passed on to the solver; their time is not counted.
+    With the painting ``style`` (1, 3, H', W'), the images also get :func:`measure_quality`
+    (after the timings).
     """
     if config.pyramid_levels != 1:
         raise FastNSTError("compare.py times single-scale runs; set solver.pyramid_levels=1")
@@ -142,12 +177,24 @@ def compare_image(
         solver={n: snapshots[n].terms for n in wanted},
         solver_seconds={n: snapshots[n].seconds for n in wanted},
         curve=[terms["total"] for terms in result.history],
+        quality={} if style is None else measure_quality(images, style),
         images=images,
     )
 
 
+def _mean_quality(comparisons: Sequence[ImageComparison]) -> dict[str, dict[str, float]]:
+    """Method -> measure -> mean over the images; empty unless every image was measured."""
+    if not all(c.quality for c in comparisons):
+        return {}
+    methods = comparisons[0].quality
+    return {
+        method: {m: statistics.fmean(c.quality[method][m] for c in comparisons) for m in measures}
+        for method, measures in methods.items()
+    }
+
+
 def summarize(comparisons: Sequence[ImageComparison]) -> dict[str, Any]:
-    """Means over the images of every term and time, and the parity N of the mean losses."""
+    """Means over the images of every term, time and quality measure; parity N of the means."""
     if not comparisons:
         raise FastNSTError("no images to compare; check content_dir")
     wanted = list(comparisons[0].solver)
@@ -167,75 +214,5 @@ def summarize(comparisons: Sequence[ImageComparison]) -> dict[str, Any]:
         "parity_n": parity,
         "speedup_at_parity": None if parity is None else seconds[parity] / network_seconds,
         "curve": [statistics.fmean(v) for v in zip(*(c.curve for c in comparisons), strict=True)],
+        "quality": _mean_quality(comparisons),
     }
-
-
-def _row(cells: Sequence[object]) -> str:
-    return "| " + " | ".join(str(cell) for cell in cells) + " |"
-
-
-def markdown_report(comparisons: Sequence[ImageComparison], summary: dict[str, Any]) -> str:
-    """Two tables: mean terms per method, then total loss and parity per image."""
-    lines = [_row(["method", *TERMS, "seconds", "speedup"]), _row(["---"] * (len(TERMS) + 3))]
-    lines.append(_row(["network", *(f"{summary['network'][t]:.4g}" for t in TERMS),
-                       f"{summary['network_seconds']:.4g}", "1"]))  # fmt: skip
-    for n, terms in summary["solver"].items():
-        cells = [f"{terms[t]:.4g}" for t in TERMS]
-        seconds, speedup = summary["solver_seconds"][n], summary["speedup"][n]
-        lines.append(_row([f"solver@{n}", *cells, f"{seconds:.4g}", f"{speedup:.3g}x"]))
-    lines += ["", f"Loss parity N (mean losses): {summary['parity_n']}", ""]
-    wanted = list(summary["solver"])
-    header = [
-        "image",
-        "size",
-        "network",
-        *(f"solver@{n}" for n in wanted),
-        "parity N",
-        "first iteration below",
-        "speedup@parity",
-    ]
-    lines += [_row(header), _row(["---"] * len(header))]
-    for c in comparisons:
-        n = c.parity_n
-        speedup = "-" if n is None else f"{c.solver_seconds[n] / c.network_seconds:.3g}x"
-        totals = [f"{c.solver[m]['total']:.4g}" for m in wanted]
-        size = f"{c.size[1]}x{c.size[0]}"
-        cells = [c.name, size, f"{c.network['total']:.4g}", *totals, n, c.parity_iteration]
-        lines.append(_row([*cells, speedup]))
-    return "\n".join(lines) + "\n"
-
-
-def write_report(
-    out_dir: str | Path,
-    comparisons: Sequence[ImageComparison],
-    style: Tensor,
-    *,
-    meta: dict[str, Any] | None = None,
-    grid_height: int = 160,
-) -> dict[str, Path]:
-    """Write ``compare.md``, ``compare.json``, ``compare_loss.png`` and ``compare_grid.png``.
-
-    Args:
-        out_dir: Folder of the four files (created).
-        comparisons: One per content image, all with the same iteration counts.
-        style: The painting, (1, 3, H, W), last column of the grid.
-        meta: Extra JSON fields (checkpoint, device, loss config, ...).
-        grid_height: Row height of the grid, px.
-    """
-    out_dir = Path(out_dir)
-    summary = summarize(comparisons)
-    suffixes = {"md": ".md", "json": ".json", "plot": "_loss.png", "grid": "_grid.png"}
-    paths = {kind: out_dir / f"compare{suffix}" for kind, suffix in suffixes.items()}
-    images = [c.to_dict() for c in comparisons]
-    write_json(paths["json"], {**(meta or {}), "mean": summary, "images": images})
-    paths["md"].write_text(markdown_report(comparisons, summary))
-    curves = {"solver (mean)": summary["curve"]}
-    if len(comparisons) > 1:
-        curves |= {f"solver: {c.name}": c.curve for c in comparisons[:4]}
-    network = {"network (mean)": summary["network"]["total"]}
-    plot = line_plot(curves, network, title="total loss vs solver iterations", ylabel="total")
-    save_image(plot, paths["plot"], overwrite=True)
-    header = ["content", "network", *(f"solver@{n}" for n in summary["solver"]), "style"]
-    rows = [[tensor_to_pil(t) for t in (*c.images.values(), style)] for c in comparisons]
-    save_image(image_grid(rows, header, height=grid_height), paths["grid"], overwrite=True)
-    return paths

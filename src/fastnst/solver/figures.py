@@ -1,30 +1,23 @@
-"""Small report figures drawn with Pillow alone: a line plot and a labelled image grid."""
+"""Small report figures: a line plot (matplotlib, the ``plots`` extra) and a labelled image
+grid (Pillow alone)."""
 
 from __future__ import annotations
 
-import math
+import importlib.util
 from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
-MARGIN = (70, 20, 30, 50)  # left, top, right, bottom
+from fastnst.errors import FastNSTError
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)
 
 
-def _ticks(low: float, high: float, log: bool) -> list[float]:
-    """Powers of ten inside [low, high] on a log axis, five even steps on a linear one."""
-    if log:
-        decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
-        for mantissas in ((1,), (1, 2, 5), (1, 2, 3, 5, 7)):  # at least three ticks if possible
-            inside = [m * 10.0**d for d in decades for m in mantissas if low <= m * 10.0**d <= high]
-            if len(inside) >= 3:
-                return inside
-        return inside or [low, high]
-    return [low + (high - low) * k / 4 for k in range(5)]
+def have_matplotlib() -> bool:
+    """Whether :func:`line_plot` can run (matplotlib is the optional ``plots`` extra)."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def line_plot(
@@ -39,60 +32,39 @@ def line_plot(
 ) -> Image.Image:
     """Curves y[i] against i, and horizontal dashed lines at ``levels``, with a legend.
 
+    Drawn by matplotlib's Agg backend on a figure of its own (no pyplot, no global state).
+
     Args:
         curves: Label -> values at x = 0, 1, 2, ...
         levels: Label -> constant y.
-        log_y: Logarithmic y axis (non-positive values are clipped to the smallest positive).
+        log_y: Logarithmic y axis (matplotlib leaves non-positive values out).
+        size: (width, height) of the image, px.
+
+    Raises:
+        FastNSTError: matplotlib is not installed.
     """
-    values = [v for c in curves.values() for v in c] + list(levels.values())
-    positive = [v for v in values if v > 0] or [1.0]
-    low, high = (min(positive), max(positive)) if log_y else (min(values), max(values))
-    high = high if high > low else low + 1.0
-    x_max = max(1, max((len(c) - 1 for c in curves.values()), default=1))
-    left, top, right, bottom = MARGIN
-    width, height = size[0] - left - right, size[1] - top - bottom
+    if not have_matplotlib():
+        raise FastNSTError("the loss plot needs matplotlib; pip install 'fastnst[plots]'")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
-    def to_px(x: float, y: float) -> tuple[float, float]:
-        if log_y:
-            frac = (math.log10(max(y, low)) - math.log10(low)) / (
-                math.log10(high) - math.log10(low)
-            )
-        else:
-            frac = (y - low) / (high - low)
-        return left + width * x / x_max, top + height * (1 - frac)
-
-    img = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(img)
-    font = _font(12)
-    draw.rectangle([left, top, left + width, top + height], outline="black")
-    for y in _ticks(low, high, log_y):
-        _, py = to_px(0, y)
-        draw.line([left - 4, py, left, py], fill="black")
-        draw.text((left - 6, py), f"{y:.3g}", fill="black", font=font, anchor="rm")
-    for k in range(5):
-        x = round(x_max * k / 4)
-        px, _ = to_px(x, low)
-        draw.line([px, top + height, px, top + height + 4], fill="black")
-        draw.text((px, top + height + 6), str(x), fill="black", font=font, anchor="mt")
-    draw.text((left + width / 2, size[1] - 6), xlabel, fill="black", font=font, anchor="mb")
-    draw.text((6, top + height / 2), ylabel, fill="black", font=font, anchor="lm")
-    draw.text((left + width / 2, 4), title, fill="black", font=font, anchor="mt")
-    legend = []
-    for index, (label, curve) in enumerate(curves.items()):
-        color = PALETTE[index % len(PALETTE)]
-        draw.line([to_px(x, y) for x, y in enumerate(curve)], fill=color, width=2)
-        legend.append((label, color))
-    for index, (label, y) in enumerate(levels.items()):
-        color = PALETTE[(len(curves) + index) % len(PALETTE)]
-        _, py = to_px(0, y)
-        for x0 in range(left, left + width, 12):
-            draw.line([x0, py, min(x0 + 6, left + width), py], fill=color, width=2)
-        legend.append((label, color))
-    for index, (label, color) in enumerate(legend):
-        y = top + 10 + 16 * index
-        draw.line([left + width - 170, y, left + width - 150, y], fill=color, width=3)
-        draw.text((left + width - 145, y), label, fill="black", font=font, anchor="lm")
-    return img
+    dpi = 100
+    figure = Figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi, layout="constrained")
+    canvas = FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for label, curve in curves.items():
+        axes.plot(range(len(curve)), curve, label=label, linewidth=1.5)
+    for label, y in levels.items():
+        axes.axhline(y, label=label, linestyle="--", linewidth=1.5, color=f"C{len(axes.lines)}")
+    if log_y:
+        axes.set_yscale("log")
+    axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize="small")
+    canvas.draw()
+    return Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).convert("RGB")
 
 
 def image_grid(

@@ -11,6 +11,7 @@ from torchvision.utils import make_grid
 
 from fastnst.losses import PerceptualLoss
 from fastnst.models.checkpoint import CHECKPOINT_KEY, checkpoint_entry
+from fastnst.quality import quality_measures
 
 Batch = Tensor | tuple[Tensor, Tensor]
 
@@ -40,6 +41,10 @@ class StyleTransferModule(pl.LightningModule):
             memory layout (faster convolutions with cuDNN tensor cores and oneDNN on CPUs).
         compile: ``torch.compile`` the transform network and the loss (``nn.Module.compile``,
             which compiles ``forward`` in place: state-dict keys, hence checkpoints, stay plain).
+        style_images: The paintings, (1, 3, H_k, W_k) in style-index order. When given, each
+            validation batch also logs :func:`~fastnst.quality.quality_measures` of the outputs
+            (``val/color_swd``, ``val/texture_swd``, ``val/ssim``, ``val/edge_ssim``), every
+            sample against its own painting. Not stored in checkpoints or hparams.
     """
 
     def __init__(
@@ -55,13 +60,15 @@ class StyleTransferModule(pl.LightningModule):
         num_samples: int = 4,
         channels_last: bool = False,
         compile: bool = False,
+        style_images: list[Tensor] | None = None,
     ) -> None:
         super().__init__()
         if scheduler not in (None, "cosine"):
             raise ValueError(f"unknown optim.scheduler {scheduler!r}; use null or cosine")
-        self.save_hyperparameters(ignore=["transformer", "loss"])
+        self.save_hyperparameters(ignore=["transformer", "loss", "style_images"])
         self.transformer = transformer
         self.loss = loss
+        self.style_images = list(style_images or [])  # a plain list: no state-dict entries
         self.samples: Tensor | None = None
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.transformer.to(memory_format=self.memory_format)
@@ -78,7 +85,8 @@ class StyleTransferModule(pl.LightningModule):
         if content.numel() == 0:  # every file of the batch was unreadable
             return None
         content = content.contiguous(memory_format=self.memory_format)
-        terms = self.loss(self.transformer(content, style), content, style)
+        output = self.transformer(content, style)
+        terms = self.loss(output, content, style)
         on_step = stage == "train"
         for name, value in terms.items():
             self.log(
@@ -86,7 +94,28 @@ class StyleTransferModule(pl.LightningModule):
                 on_step=on_step, on_epoch=not on_step, batch_size=content.shape[0],
                 sync_dist=not on_step,
             )  # fmt: skip
+        if stage == "val" and self.style_images:
+            self._log_quality(output.detach().clamp(0, 1), content, style)
         return terms["total"]
+
+    @torch.no_grad()
+    def _log_quality(self, output: Tensor, content: Tensor, style: Tensor | None) -> None:
+        """``val/<measure>`` of :func:`~fastnst.quality.quality_measures`, batch means, each
+        sample scored against its own painting (in float32, outside autocast)."""
+        index = torch.zeros(len(content), dtype=torch.long) if style is None else style.cpu()
+        totals: dict[str, float] = {}
+        with torch.autocast(device_type=output.device.type, enabled=False):
+            for k in index.unique().tolist():
+                chosen = (index == k).nonzero().squeeze(1).to(output.device)
+                painting = self.style_images[k].to(output.device)
+                measures = quality_measures(output[chosen], content[chosen], painting)
+                for name, value in measures.items():
+                    totals[name] = totals.get(name, 0.0) + value * len(chosen)
+        for name, total in totals.items():
+            self.log(
+                f"val/{name}", total / len(content), on_step=False, on_epoch=True,
+                batch_size=len(content), sync_dist=True,
+            )  # fmt: skip
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
         return self._step(batch, "train")
