@@ -28,6 +28,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from fastnst.device import describe_device
+from fastnst.io.atomic import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 # name: (channels_last, compile, autocast dtype or None)
@@ -183,9 +184,8 @@ def main() -> None:
 
 
 def write_report(report: dict, path: Path, title: str, header: str, lines: list[str]) -> None:
-    """Write ``report`` as JSON to ``path`` and print a Markdown table of ``lines``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=1))
+    """Write ``report`` as JSON to ``path`` (atomically) and print a Markdown table of ``lines``."""
+    write_json(path, report, indent=1)
     print(f"{report['machine']}, torch {torch.__version__}, {title}\n")
     print(header)
     print("|---" * (header.count("|") - 1) + "|")

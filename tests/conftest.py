@@ -16,6 +16,17 @@ CONFIGS = REPO / "configs"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test gets its own FASTNST_CACHE (exported ONNX models, downloads): nothing is
+    written to the user's ~/.cache, and no test sees another's cached files."""
+    cache = tmp_path_factory.mktemp("fastnst_cache")
+    monkeypatch.setenv("FASTNST_CACHE", str(cache))
+    return cache
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """``../shared/data`` beside the checkout; the test is skipped when it is absent."""

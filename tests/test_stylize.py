@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,18 @@ from PIL import Image
 
 from fastnst import FastNSTError, Stylizer
 from fastnst.color import rgb_to_yiq
+from fastnst.inference import files
 from fastnst.inference.files import run, stylize_image
 from fastnst.models import TransformerNet
 from fastnst.training.module import CHECKPOINT_KEY
+
+
+@pytest.fixture(scope="module", autouse=True)
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Cached ONNX exports go to a folder of this module, never to ~/.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FASTNST_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
 
 
 def tiny_model(seed: int = 0) -> TransformerNet:
@@ -105,6 +115,14 @@ def test_exif_and_alpha_are_kept(tmp_path: Path) -> None:
         assert np.array_equal(np.asarray(out.getchannel("A")), alpha)
 
 
+def test_pil_input_is_stylized_upright(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 CW, so the 30 x 20 pixels show a 20 x 30 photo
+    Image.new("RGB", (30, 20), (10, 200, 90)).save(tmp_path / "rot.jpg", exif=exif.tobytes())
+    with Image.open(tmp_path / "rot.jpg") as photo:
+        assert Stylizer(tiny_model(), backend="torch")(photo).size == (20, 30)
+
+
 def test_never_overwrites_without_overwrite(tmp_path: Path, ckpt: Path) -> None:
     (src,) = write_images(tmp_path / "in", 1)
     dst = tmp_path / "out.png"
@@ -144,6 +162,51 @@ def test_folder_is_recursive_batched_and_skips_bad_and_existing_files(
         np.asarray(Image.open(p), dtype=int) for p in (dst / "sub/img_001.png", single)
     )
     assert np.abs(batched - alone).max() <= 1
+
+
+def test_an_image_that_fails_to_stylize_or_save_does_not_stop_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, dst = tmp_path / "in", tmp_path / "out"
+    write_images(src, 3)  # 48 x 40, batched together
+    write_images(src / "odd", 1, size=(33, 21), seed=1)  # a batch of its own
+    stylizer = Stylizer(tiny_model(), backend="torch", batch_size=4)
+    real_stylize, real_save = stylizer.stylize, files.save_image
+
+    def stylize(content: torch.Tensor) -> torch.Tensor:
+        if content.shape[-1] == 33 or any((image == image.flatten()[0]).all() for image in content):
+            raise RuntimeError("boom")
+        return real_stylize(content)
+
+    def save_image(image: torch.Tensor, target: Path, **kwargs) -> Path:
+        if target.name == "img_002.png":
+            raise OSError("disk full")
+        return real_save(image, target, **kwargs)
+
+    monkeypatch.setattr(stylizer, "stylize", stylize)
+    monkeypatch.setattr(files, "save_image", save_image)
+    Image.new("RGB", (48, 40), (7, 7, 7)).save(src / "flat.png")  # in the batch; fails alone
+    report = files.stylize_folder(stylizer, src, dst, progress=False)
+    failed = sorted(p.relative_to(src).as_posix() for p in report.failed)
+    assert failed == ["flat.png", "img_002.png", "odd/img_000.png"]
+    assert sorted(p.relative_to(dst).as_posix() for p in report.written) == [
+        "img_000.png", "img_001.png"
+    ]  # fmt: skip
+    assert sorted(p.name for p in dst.rglob("*")) == ["img_000.png", "img_001.png"]
+    assert "3 failed" in str(report)
+
+
+@pytest.mark.slow
+def test_onnxruntime_folder_takes_tiny_and_thin_images(tmp_path: Path, ckpt: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    src, dst = tmp_path / "in", tmp_path / "out"
+    for size in [(400, 3), (1, 1), (7, 5), (48, 40)]:
+        write_images(src / f"{size[0]}x{size[1]}", 1, size=size)
+    report = run(ckpt=str(ckpt), input=str(src), output=str(dst), backend="onnxruntime")
+    assert len(report.written) == 4 and not report.failed
+    for path in report.written:
+        assert Image.open(path).size == Image.open(src / path.relative_to(dst)).size
 
 
 def test_checkpoint_errors_are_one_line(tmp_path: Path, ckpt: Path) -> None:

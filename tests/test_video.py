@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from fastnst import FastNSTError, Stylizer
-from fastnst.inference.video import stylize_video
+from fastnst.inference.video import VideoResult, stylize_video
 from fastnst.models import TransformerNet
 
 av = pytest.importorskip("av")
@@ -62,7 +62,7 @@ def test_video_round_trip_keeps_frames_size_rate_and_audio(tmp_path: Path) -> No
         batch_size=5,
         backend="torch",
     )
-    assert stylize_video(stylizer, src, dst, progress=False) == 12
+    assert stylize_video(stylizer, src, dst, progress=False) == VideoResult(frames=12, skipped=0)
     before, after = probe(src), probe(dst)
     for key in ("frames", "size", "rate", "audio_packets"):
         assert after[key] == before[key], key
@@ -82,3 +82,46 @@ def test_unreadable_video_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(FastNSTError, match="cannot read video"):
         stylize_video(stylizer, tmp_path / "bad.mp4", tmp_path / "out.mp4", progress=False)
     assert not list(tmp_path.glob("*out*"))
+
+
+def write_corrupt_mjpeg(path: Path, frames: int = 8, broken: int = 3) -> None:
+    """An MJPEG clip whose frame ``broken`` has its JPEG data overwritten (undecodable)."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("mjpeg", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuvj420p"
+        for index in range(frames):
+            array = np.random.default_rng(index).integers(0, 255, (48, 64, 3), np.uint8)
+            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+            frame.pts = index
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+    with av.open(str(path)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
+    data = bytearray(path.read_bytes())
+    start, size = packets[broken]
+    first, last = start + size // 4, start + size - 8  # keep the JPEG headers and end marker
+    data[first:last] = (bytes([0, 0, 255]) * size)[: last - first]
+    path.write_bytes(bytes(data))
+
+
+def test_corrupt_and_failing_frames_are_skipped_and_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, dst = tmp_path / "clip.mkv", tmp_path / "styled.mp4"
+    write_corrupt_mjpeg(src)  # 8 frames, the 4th undecodable
+    model = TransformerNet(width=4, num_residual_blocks=1)
+    stylizer = Stylizer(model, backend="torch", batch_size=4)
+    calls = []
+
+    def stylize(content: torch.Tensor) -> torch.Tensor:
+        calls.append(len(content))
+        if len(calls) <= 2:  # the first batch fails, and so does its first frame on its own
+            raise RuntimeError("out of memory")
+        return Stylizer(model, backend="torch")(content)
+
+    monkeypatch.setattr(stylizer, "stylize", stylize)
+    result = stylize_video(stylizer, src, dst, progress=False)
+    assert result == VideoResult(frames=6, skipped=2)
+    assert calls == [4, 1, 1, 1, 1, 3]  # the failed batch is retried frame by frame
+    with av.open(str(dst)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 6

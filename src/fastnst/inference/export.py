@@ -1,32 +1,64 @@
 """Self-contained deployable models: TorchScript and ONNX, with dynamic batch, height and width.
 
 Both formats hold ``ExportedStylizer``: (N, 3, H, W) RGB float32 in [0, 1] -> the same shape,
-clamped to [0, 1], for any N and any H, W >= 5. The network pads its input to a multiple of 4
-with a Python branch on the input shape, which tracing would freeze at the example's size, so
-the wrapper always pads (possibly by 0 px) with the shape arithmetic traced, and crops back.
+clamped to [0, 1], for any N and any H, W >= 1. A multi-style network (``num_styles > 1``) gets
+a second input, ``style``: its (S,) style weights, passed on as ``model(x, style)``.
+
+The network pads its input (to a multiple of 4 and at least 8 px) with a Python branch on the
+shape, which export would freeze at the example's size. So the wrapper pads first, exactly as
+the network would, by gathering rows and columns with index arithmetic that export keeps
+symbolic (``pad_like_network``); the network then never pads, and the wrapper crops back.
 
 ONNX uses the ``torch.export``-based exporter (``dynamo=True``, needs ``onnxscript``), the one
 PyTorch maintains; the TorchScript file comes from ``torch.jit.trace``, which PyTorch has
-deprecated: prefer ONNX for new deployments.
+deprecated: prefer ONNX for new deployments. ``fastnst.inference.runtime`` runs ONNX files.
 """
 
 from __future__ import annotations
 
 import copy
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import SymInt, Tensor, nn
 
 from fastnst.errors import FastNSTError
 from fastnst.io.atomic import atomic_path
 
 FORMATS = ("torchscript", "onnx")
-INPUT_NAME, OUTPUT_NAME = "image", "stylized"
+INPUT_NAME, STYLE_NAME, OUTPUT_NAME = "image", "style", "stylized"
 OPSET = 18
+MIN_SIDE = 8  # TransformerNet pads every side to at least this, and to a multiple of 4
+
+
+def _padded_length(n: int | SymInt | Tensor) -> int | SymInt | Tensor:
+    """max(8, ``n`` rounded up to a multiple of 4), for an int, a SymInt (``torch.export``) or
+    a traced 0-dim tensor (``torch.jit.trace`` records sizes as tensors)."""
+    m = n + (-n) % 4
+    if isinstance(m, Tensor):
+        return m.clamp(min=MIN_SIDE)
+    return torch.sym_max(MIN_SIDE, m)
+
+
+def _pad_indices(n: int | SymInt | Tensor, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Source rows of a side of ``n`` px padded at the end: (reflecting, replicating)."""
+    index = torch.arange(_padded_length(n), device=device)
+    return torch.where(index < n, index, 2 * (n - 1) - index), index.clamp(max=n - 1)
+
+
+def pad_like_network(image: Tensor) -> Tensor:
+    """Pad (N, C, H, W) at the bottom and right as ``TransformerNet.forward`` does, branch-free.
+
+    Each side grows to max(8, a multiple of 4); the padding reflects when both pads are shorter
+    than their sides and replicates otherwise (a reflection needs pad < side). A negative
+    reflected index marks a pad too long to reflect, so the choice is a tensor, not a branch.
+    """
+    h, w = image.shape[-2:]
+    (rows, rows_edge), (cols, cols_edge) = (_pad_indices(n, image.device) for n in (h, w))
+    reflect = (rows.min() >= 0) & (cols.min() >= 0)
+    rows, cols = torch.where(reflect, rows, rows_edge), torch.where(reflect, cols, cols_edge)
+    return image.index_select(-2, rows).index_select(-1, cols)
 
 
 class ExportedStylizer(nn.Module):
@@ -36,14 +68,22 @@ class ExportedStylizer(nn.Module):
         super().__init__()
         self.model = model.eval()
 
-    def forward(self, image: Tensor) -> Tensor:
+    def forward(self, image: Tensor, style: Tensor | None = None) -> Tensor:
         h, w = image.shape[-2:]
-        x = F.pad(image, (0, (4 - w % 4) % 4, 0, (4 - h % 4) % 4), mode="reflect")
-        return self.model(x)[..., :h, :w].clamp(0, 1)
+        x = pad_like_network(image)
+        y = self.model(x) if style is None else self.model(x, style)
+        return y[..., :h, :w].clamp(0, 1)
+
+
+def example_inputs(model: nn.Module) -> tuple[Tensor, ...]:
+    """What export traces with: an image, plus uniform style weights for a multi-style network."""
+    num_styles = getattr(model, "num_styles", 1)
+    image = torch.rand(1, 3, 64, 64)
+    return (image,) if num_styles <= 1 else (image, torch.full((num_styles,), 1 / num_styles))
 
 
 def export_model(model: nn.Module, path: str | Path, fmt: str, *, overwrite: bool = False) -> Path:
-    """Write ``model`` (a transform network) to ``path`` as TorchScript or ONNX.
+    """Write ``model`` (a transform network; left unchanged) to ``path`` as TorchScript or ONNX.
 
     Raises:
         FastNSTError: Unknown format, ``path`` exists without ``overwrite``, or the ONNX
@@ -52,46 +92,41 @@ def export_model(model: nn.Module, path: str | Path, fmt: str, *, overwrite: boo
     path = Path(path)
     if fmt not in FORMATS:
         raise FastNSTError(f"unknown export={fmt}; use torchscript or onnx")
-    wrapper = ExportedStylizer(model.cpu().float()).requires_grad_(False)
-    example = torch.rand(1, 3, 64, 64)
+    network = copy.deepcopy(model).cpu().float()
+    wrapper = ExportedStylizer(network).requires_grad_(False)
+    examples = example_inputs(model)
     with atomic_path(path, overwrite=overwrite) as tmp:
         if fmt == "torchscript":
-            _export_torchscript(wrapper, example, tmp)
+            _export_torchscript(wrapper, examples, tmp)
         else:
-            _export_onnx(wrapper, example, tmp)
+            _export_onnx(wrapper, examples, tmp)
     return path
 
 
-def _export_torchscript(wrapper: nn.Module, example: Tensor, path: Path) -> None:
-    """Trace; the tracer's warnings about shape arithmetic are expected (it is traced)."""
+def _export_torchscript(wrapper: nn.Module, examples: tuple[Tensor, ...], path: Path) -> None:
+    """Trace; the tracer's warnings about the network's own (never taken) pad branch are
+    expected: the wrapper has already padded, with its shape arithmetic traced."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        traced = torch.jit.trace(wrapper, example)
+        traced = torch.jit.trace(wrapper, examples)
     traced.save(str(path))
 
 
-def _export_onnx(wrapper: nn.Module, example: Tensor, path: Path) -> None:
+def _export_onnx(wrapper: nn.Module, examples: tuple[Tensor, ...], path: Path) -> None:
     """``torch.onnx.export(dynamo=True)`` with symbolic batch, height and width."""
     try:
         import onnxscript  # noqa: F401 - required by the exporter
     except ImportError as err:
         raise FastNSTError("export=onnx needs onnx: pip install 'fastnst[export]'") from err
     batch = torch.export.Dim("N", min=1, max=1024)
-    height, width = torch.export.Dim("H", min=5), torch.export.Dim("W", min=5)
+    height, width = torch.export.Dim("H", min=1), torch.export.Dim("W", min=1)
+    names = [INPUT_NAME, STYLE_NAME][: len(examples)]
+    shapes = ({0: batch, 2: height, 3: width}, *[None] * (len(examples) - 1))  # style: (S,)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            wrapper, (example,), str(path), dynamo=True, opset_version=OPSET,
-            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_shapes=({0: batch, 2: height, 3: width},), verbose=False,
+            wrapper, examples, str(path), dynamo=True, opset_version=OPSET,
+            input_names=names, output_names=[OUTPUT_NAME],
+            dynamic_shapes=shapes, verbose=False,
             external_data=False,  # one self-contained file, weights included
         )  # fmt: skip
-
-
-def onnxruntime_session(model: nn.Module):
-    """An ONNX Runtime CPU ``InferenceSession`` of ``model``'s ONNX export (made in a temp dir)."""
-    import onnxruntime as ort
-
-    with tempfile.TemporaryDirectory() as workdir:
-        path = export_model(copy.deepcopy(model), Path(workdir) / "model.onnx", "onnx")
-        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

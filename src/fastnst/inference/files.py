@@ -3,7 +3,9 @@
 This is what ``python stylize.py`` runs, without Hydra: ``run(ckpt=..., input=..., output=...)``.
 Images keep their EXIF metadata (orientation applied to the pixels) and alpha channel; outputs
 are written atomically and an existing file is never replaced unless ``overwrite=True``. In a
-folder, an unreadable image or an existing output is reported and skipped, the rest go on.
+folder, an unreadable image, an existing output or an image that fails to stylize or save is
+reported and skipped, the rest go on; in a video, so is a corrupt frame. ``ckpt`` may also be an
+exported ``.onnx`` model, run by ONNX Runtime on the CPU.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
+from PIL import Image
 from tqdm import tqdm
 
 from fastnst.errors import FastNSTError
@@ -35,17 +39,34 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Report:
-    """What a run did: files written, outputs that existed and were left alone, bad inputs."""
+    """What a run did: files written, outputs that existed and were left alone, bad inputs,
+    inputs that failed to stylize or save, and corrupt video frames skipped."""
 
     written: list[Path] = field(default_factory=list)
     existing: list[Path] = field(default_factory=list)
     unreadable: list[Path] = field(default_factory=list)
+    failed: list[Path] = field(default_factory=list)
+    skipped_frames: int = 0
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"wrote {len(self.written)}, left {len(self.existing)} existing outputs alone "
             f"(overwrite=true replaces them), skipped {len(self.unreadable)} unreadable inputs"
         )
+        if self.failed:
+            text += f", {len(self.failed)} failed to stylize or save (see the log above)"
+        if self.skipped_frames:
+            text += f", skipped {self.skipped_frames} corrupt video frames"
+        return text
+
+
+class _Job(NamedTuple):
+    """One opened image of a folder run and where its result goes."""
+
+    source: Path
+    target: Path
+    image: Image.Image
+    alpha: Image.Image | None
 
 
 def output_path(src: Path, src_root: Path, dst_root: Path) -> Path:
@@ -70,42 +91,75 @@ def stylize_folder(
     """Stylize every image under ``src`` (recursively) into the same tree under ``dst``.
 
     Consecutive images of equal size go through the network together, ``batch_size`` at a time.
+    No single image stops the run: one that cannot be read, stylized or saved is logged and
+    listed in the report, and the rest go on.
     """
     report = Report()
-    jobs = []
+    pending = []
     for path in list_images(src):
         target = output_path(path, src, dst)
         if target.exists() and not overwrite:
             log.warning("output exists, left alone: %s", target)
             report.existing.append(target)
         else:
-            jobs.append((path, target))
-    bar = tqdm(total=len(jobs), unit="image", disable=not progress)
-    for start in range(0, len(jobs), stylizer.batch_size):
-        batch = []
-        for path, target in jobs[start : start + stylizer.batch_size]:
-            try:
-                img = open_rgb(path)
-                batch.append((img, open_alpha(path), target))
-            except FastNSTError as err:
-                log.warning("skipped: %s", err)
-                report.unreadable.append(path)
-        for group in _same_size_runs(batch):
-            styled = stylizer.stylize(torch.cat([pil_to_tensor(img) for img, _, _ in group]))
-            for (img, alpha, target), image in zip(group, styled, strict=True):
-                exif = img.info.get("exif")
-                save_image(image, target, overwrite=overwrite, alpha=alpha, exif=exif)
-                report.written.append(target)
-        bar.update(len(jobs[start : start + stylizer.batch_size]))
+            pending.append((path, target))
+    bar = tqdm(total=len(pending), unit="image", disable=not progress)
+    for start in range(0, len(pending), stylizer.batch_size):
+        chunk = pending[start : start + stylizer.batch_size]
+        for group in _same_size_runs(_open_jobs(chunk, report)):
+            _stylize_group(stylizer, group, report, overwrite)
+        bar.update(len(chunk))
     bar.close()
     return report
 
 
-def _same_size_runs(batch: list[tuple]) -> list[list[tuple]]:
-    """Split a list of (image, ...) tuples into runs of consecutive equal-size images."""
-    runs: list[list[tuple]] = []
-    for item in batch:
-        if runs and runs[-1][0][0].size == item[0].size:
+def _open_jobs(chunk: list[tuple[Path, Path]], report: Report) -> list[_Job]:
+    """Open each (source, target) pair's image; unreadable ones go to the report."""
+    jobs = []
+    for path, target in chunk:
+        try:
+            jobs.append(_Job(path, target, open_rgb(path), open_alpha(path)))
+        except FastNSTError as err:
+            log.warning("skipped: %s", err)
+            report.unreadable.append(path)
+        except Exception as err:  # noqa: BLE001 - one bad file must not stop the folder
+            _record_failure(report, path, err)
+    return jobs
+
+
+def _stylize_group(stylizer: Stylizer, group: list[_Job], report: Report, overwrite: bool) -> None:
+    """Stylize equal-size images as one batch and save them. If the batch fails (say, out of
+    memory), each image is retried alone, so only the images that fail by themselves are lost."""
+    try:
+        styled = stylizer.stylize(torch.cat([pil_to_tensor(job.image) for job in group]))
+    except Exception as err:  # noqa: BLE001 - one bad image must not stop the folder
+        if len(group) == 1:
+            _record_failure(report, group[0].source, err)
+        else:
+            for job in group:
+                _stylize_group(stylizer, [job], report, overwrite)
+        return
+    for job, image in zip(group, styled, strict=True):
+        try:
+            exif = job.image.info.get("exif")
+            save_image(image, job.target, overwrite=overwrite, alpha=job.alpha, exif=exif)
+            report.written.append(job.target)
+        except Exception as err:  # noqa: BLE001 - e.g. a full disk or an unwritable folder
+            _record_failure(report, job.source, err)
+
+
+def _record_failure(report: Report, path: Path, err: Exception) -> None:
+    """Log, in one line, why ``path`` was not stylized (the traceback at debug level)."""
+    reason = str(err) if isinstance(err, FastNSTError) else f"{type(err).__name__}: {err}"
+    log.error("failed, skipped %s: %s", path, reason, exc_info=log.isEnabledFor(logging.DEBUG))
+    report.failed.append(path)
+
+
+def _same_size_runs(jobs: list[_Job]) -> list[list[_Job]]:
+    """Split a list of jobs into runs of consecutive equal-size images."""
+    runs: list[list[_Job]] = []
+    for item in jobs:
+        if runs and runs[-1][0].image.size == item.image.size:
             runs[-1].append(item)
         else:
             runs.append([item])
@@ -119,7 +173,8 @@ def run(
     """Stylize ``input`` (image, folder or video) into ``output``, or export the network.
 
     Args:
-        ckpt: A ``train.py`` checkpoint or a pytorch/examples ``.pth``.
+        ckpt: A ``train.py`` checkpoint, a pytorch/examples ``.pth``, or an exported ``.onnx``
+            model (run by ONNX Runtime on the CPU; no ``tile``, ``export`` or torch backend).
         output: Output file or folder (the model file with ``export``).
         input: Image file, folder of images, or video file.
         export: None, ``"torchscript"`` or ``"onnx"``.
@@ -128,6 +183,11 @@ def run(
         **options: Keyword arguments of ``Stylizer`` (device, strength, size, tile, ...).
     """
     report = Report()
+    is_onnx = Path(ckpt).suffix.lower() == ".onnx"
+    if export is not None and is_onnx:
+        raise FastNSTError(
+            f"ckpt={ckpt} is already an exported model; export= needs its PyTorch checkpoint"
+        )
     if export is not None:
         model = load_style_checkpoint(ckpt).model
         report.written.append(export_model(model, output, export, overwrite=overwrite))
@@ -138,7 +198,7 @@ def run(
     if not src.exists():
         raise FastNSTError(f"input not found: {src}")
     is_video = src.suffix.lower() in VIDEO_SUFFIXES
-    if options.get("backend", "auto") == "auto" and not (is_video or src.is_dir()):
+    if options.get("backend", "auto") == "auto" and not (is_onnx or is_video or src.is_dir()):
         options["backend"] = "torch"  # one image does not repay the seconds of ONNX export
     stylizer = Stylizer.from_checkpoint(ckpt, **options)
     if src.is_dir():
@@ -149,7 +209,8 @@ def run(
         dst = dst / src.name if is_video else output_path(src, src.parent, dst)
     refuse_existing(dst, overwrite)
     if is_video:
-        stylize_video(stylizer, src, dst, overwrite=overwrite, progress=progress)
+        result = stylize_video(stylizer, src, dst, overwrite=overwrite, progress=progress)
+        report.skipped_frames = result.skipped
     else:
         stylize_image(stylizer, src, dst, overwrite=overwrite)
     report.written.append(dst)

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageOps
 from torch import Tensor, nn
 
 from fastnst.color import match_histograms, transfer_luminance
 from fastnst.device import resolve_device
 from fastnst.errors import FastNSTError
-from fastnst.inference.export import INPUT_NAME, onnxruntime_session
+from fastnst.inference.runtime import OnnxModel, cached_onnx_model
 from fastnst.inference.tiling import stylize_tiled
 from fastnst.io.image import pil_to_tensor, tensor_to_pil
 from fastnst.models.checkpoint import load_style_checkpoint
@@ -48,6 +48,8 @@ class Stylizer:
     Args:
         model: The transform network (e.g. ``StyleCheckpoint.model``); input RGB in [0, 1].
             It is put in eval mode and moved to ``device`` (in place, like ``Module.to``).
+            Or an exported ``OnnxModel``, which runs with ONNX Runtime on the CPU and takes
+            neither ``tile``, ``channels_last`` nor another device or backend.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         strength: Blend with the content in [0, 1]; 1 is the full style.
         preserve_color: None, ``"luminance"`` or ``"histogram"``.
@@ -58,16 +60,19 @@ class Stylizer:
         batch_size: Images per forward pass in ``stylize``.
         channels_last: Run PyTorch's convolutions in channels-last memory format (not faster
             than the default on our 2-core CPU benchmark; try it on a GPU).
-        backend: ``"torch"``, ``"onnxruntime"`` (CPU only: the model is exported to ONNX in
-            memory on first use, a few seconds, then runs 1.5-2.3x faster than eager PyTorch
+        backend: ``"torch"``, ``"onnxruntime"`` (CPU only: on first use the model is exported
+            to ONNX, a few seconds, or loaded from the export cache, see
+            :mod:`fastnst.inference.runtime`; it then runs 1.5-2.3x faster than eager PyTorch
             on our CPU in ``scripts/benchmark_stylize.py``), or ``"auto"``: onnxruntime on
-            the CPU when it is installed, else torch. Tiles always run in PyTorch (they need
-            its hooks).
+            the CPU when it is installed (and the network has one style), else torch. Tiles
+            always run in PyTorch (they need its hooks).
+        checkpoint: The file ``model`` was loaded from, if any: its sha256 names the cached
+            ONNX export (without it, the weights are hashed).
     """
 
     def __init__(
         self,
-        model: nn.Module,
+        model: nn.Module | OnnxModel,
         *,
         device: str | torch.device = "auto",
         strength: float = 1.0,
@@ -79,39 +84,41 @@ class Stylizer:
         batch_size: int = 4,
         channels_last: bool = False,
         backend: str = "auto",
+        checkpoint: str | Path | None = None,
     ) -> None:
-        if not 0.0 <= strength <= 1.0:
-            raise FastNSTError(f"strength={strength} is outside [0, 1]; 1 is the full style")
-        if preserve_color not in (None, *COLOR_METHODS):
-            raise FastNSTError(
-                f"unknown preserve_color={preserve_color}; use null, luminance or histogram"
-            )
-        for name, value in (("size", size), ("max_size", max_size), ("tile", tile)):
-            if value is not None and value < 8:
-                raise FastNSTError(f"{name}={value} is too small; use at least 8 px or null")
-        if tile is not None and not 0 <= tile_overlap < tile:
-            raise FastNSTError(f"tile_overlap={tile_overlap} must be in [0, tile={tile})")
-        self.device = resolve_device(device)
-        self.channels_last = channels_last
-        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        self.model = model.eval().requires_grad_(False).to(self.device, memory_format=fmt)
+        _check_options(strength, preserve_color, size, max_size, tile, tile_overlap)
         self.strength, self.preserve_color = strength, preserve_color
         self.size, self.max_size = size, max_size
         self.tile, self.tile_overlap = tile, tile_overlap
         self.batch_size = max(1, batch_size)
-        self.backend = _resolve_backend(backend, self.device)
-        self._session = None  # the ONNX Runtime session, created on first use
+        self.channels_last = channels_last
+        self.checkpoint = checkpoint
+        # ONNX Runtime's model: given, or for the onnxruntime backend made on first use
+        self._onnx = model if isinstance(model, OnnxModel) else None
+        if self._onnx is not None:
+            _check_onnx_options(model, device, tile, channels_last, backend)
+            self.device, self.backend, self.model = torch.device("cpu"), "onnxruntime", model
+            return
+        self.device = resolve_device(device)
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        self.model = model.eval().requires_grad_(False).to(self.device, memory_format=fmt)
+        self.backend = _resolve_backend(backend, self.device, getattr(model, "num_styles", 1))
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto", **options) -> Stylizer:
-        """Load a ``train.py`` checkpoint (or a pytorch/examples ``.pth``) with
-        ``weights_only=True``; ``options`` are the keyword arguments of ``Stylizer``."""
-        return cls(load_style_checkpoint(path).model, device=device, **options)
+        """Load a ``train.py`` checkpoint or a pytorch/examples ``.pth`` (with
+        ``weights_only=True``), or an exported ``.onnx`` model (run by ONNX Runtime on the
+        CPU); ``options`` are the keyword arguments of ``Stylizer``."""
+        path = Path(path).expanduser()
+        if path.suffix.lower() == ".onnx":
+            return cls(OnnxModel(path), device=device, **options)
+        return cls(load_style_checkpoint(path).model, device=device, checkpoint=path, **options)
 
     def __call__(self, image: Image.Image | Tensor) -> Image.Image | Tensor:
-        """Stylize a PIL image (returns RGB PIL) or a (3, H, W) / (N, 3, H, W) [0, 1] tensor."""
+        """Stylize a PIL image (returns RGB PIL, upright: its EXIF orientation is applied) or a
+        (3, H, W) / (N, 3, H, W) [0, 1] tensor."""
         if isinstance(image, Image.Image):
-            return tensor_to_pil(self.stylize(pil_to_tensor(image)))
+            return tensor_to_pil(self.stylize(pil_to_tensor(ImageOps.exif_transpose(image))))
         if image.dim() == 3:
             return self.stylize(image[None])[0]
         return self.stylize(image)
@@ -146,11 +153,57 @@ class Stylizer:
                 ) for image in batch
             ])  # fmt: skip
         if self.backend == "onnxruntime":
-            self._session = self._session or onnxruntime_session(self.model)
-            return torch.from_numpy(self._session.run(None, {INPUT_NAME: batch.numpy()})[0])
+            self._onnx = self._onnx or cached_onnx_model(self.model, self.checkpoint)
+            return self._onnx(batch)
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         x = batch.to(self.device).contiguous(memory_format=fmt)
         return self.model(x).float().cpu().contiguous()
+
+
+def _check_options(
+    strength: float, preserve_color: str | None, size: int | None, max_size: int | None,
+    tile: int | None, tile_overlap: int,
+) -> None:  # fmt: skip
+    """One-line errors for option values no network can use."""
+    if not 0.0 <= strength <= 1.0:
+        raise FastNSTError(f"strength={strength} is outside [0, 1]; 1 is the full style")
+    if preserve_color not in (None, *COLOR_METHODS):
+        raise FastNSTError(
+            f"unknown preserve_color={preserve_color}; use null, luminance or histogram"
+        )
+    for name, value in (("size", size), ("max_size", max_size), ("tile", tile)):
+        if value is not None and value < 8:
+            raise FastNSTError(f"{name}={value} is too small; use at least 8 px or null")
+    if tile is not None and not 0 <= tile_overlap < tile:
+        raise FastNSTError(f"tile_overlap={tile_overlap} must be in [0, tile={tile})")
+
+
+def _check_onnx_options(
+    model: OnnxModel, device: str | torch.device, tile: int | None, channels_last: bool,
+    backend: str,
+) -> None:  # fmt: skip
+    """An exported model runs with ONNX Runtime on the CPU: refuse the PyTorch-only options."""
+    if model.num_styles > 1:
+        raise FastNSTError(
+            f"ckpt={model.path} is a multi-style ONNX model, which the Stylizer cannot run yet "
+            "(it passes no style weights); pass ckpt= its PyTorch checkpoint"
+        )
+    refused = [
+        f"{name}={value}"
+        for name, value, allowed in (
+            ("device", device, str(device) in ("auto", "cpu")),
+            ("tile", tile, tile is None),
+            ("channels_last", channels_last, not channels_last),
+            ("backend", backend, backend in ("auto", "onnxruntime")),
+        )
+        if not allowed
+    ]
+    if refused:
+        raise FastNSTError(
+            f"ckpt={model.path} is an exported ONNX model, run by ONNX Runtime on the CPU: it "
+            f"takes no {', '.join(refused)}; drop those options or pass ckpt= its PyTorch "
+            "checkpoint"
+        )
 
 
 def _cat(tensors: list[Tensor]) -> Tensor:
@@ -158,13 +211,17 @@ def _cat(tensors: list[Tensor]) -> Tensor:
     return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
 
 
-def _resolve_backend(backend: str, device: torch.device) -> str:
-    """``"auto"`` -> onnxruntime on the CPU when it and the ONNX exporter are installed."""
+def _resolve_backend(backend: str, device: torch.device, num_styles: int) -> str:
+    """``"auto"`` -> onnxruntime on the CPU when it and the ONNX exporter are installed and the
+    network has one style (the Stylizer passes no style weights yet, and the PyTorch network
+    chooses its own default for a missing style, which the export cannot)."""
     if backend not in BACKENDS:
         raise FastNSTError(f"unknown backend={backend}; use one of {', '.join(BACKENDS)}")
     available = all(importlib.util.find_spec(name) for name in ("onnxruntime", "onnxscript"))
     if backend == "onnxruntime" and (device.type != "cpu" or not available):
         raise FastNSTError("backend=onnxruntime needs device=cpu and pip install 'fastnst[export]'")
+    if backend == "onnxruntime" and num_styles > 1:
+        raise FastNSTError("backend=onnxruntime runs single-style networks only; use backend=torch")
     if backend == "auto":
-        return "onnxruntime" if device.type == "cpu" and available else "torch"
+        return "onnxruntime" if device.type == "cpu" and available and num_styles == 1 else "torch"
     return backend

@@ -5,12 +5,15 @@ because it decodes and encodes lazily, frame by frame (a long clip never sits in
 because it can remux audio packets without re-encoding them; ``torchvision.io``'s video API is
 deprecated and drops or re-encodes audio. Frames keep their presentation timestamps, so frame
 count and frame rate (including variable rates) are those of the input. Flicker reduction is not
-attempted: each frame is stylized on its own.
+attempted: each frame is stylized on its own. A frame that cannot be decoded (a corrupt packet)
+or stylized is left out and counted, with a warning; the rest of the clip goes on.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -21,6 +24,14 @@ from fastnst.inference.stylizer import Stylizer, target_size
 from fastnst.io.atomic import atomic_path
 
 VIDEO_SUFFIXES: frozenset[str] = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"})
+log = logging.getLogger(__name__)
+
+
+class VideoResult(NamedTuple):
+    """Frames written, and frames left out because they were corrupt or failed to stylize."""
+
+    frames: int
+    skipped: int = 0
 
 
 def _import_av():
@@ -35,15 +46,15 @@ def _import_av():
 def stylize_video(
     stylizer: Stylizer, src: str | Path, dst: str | Path, *, overwrite: bool = False,
     progress: bool = True,
-) -> int:  # fmt: skip
-    """Stylize every frame of ``src`` into ``dst`` (written atomically); returns the frame count.
+) -> VideoResult:  # fmt: skip
+    """Stylize every frame of ``src`` into ``dst`` (written atomically); returns the frame counts.
 
     The container format follows ``dst``'s suffix, with its default video codec (H.264 for .mp4
     and .mkv) in yuv420p; odd output sizes lose their last row/column (yuv420p needs even sizes).
 
     Raises:
-        FastNSTError: ``dst`` exists without ``overwrite``, ``src`` is not a readable video, or
-            PyAV is missing.
+        FastNSTError: ``dst`` exists without ``overwrite``, ``src`` is not a readable video (or
+            not one of its frames could be stylized), or PyAV is missing.
     """
     av = _import_av()
     src, dst = Path(src), Path(dst)
@@ -55,10 +66,15 @@ def stylize_video(
         with source, av.open(str(tmp), "w") as sink:
             if not source.streams.video:
                 raise FastNSTError(f"cannot read video {src}: it has no video stream")
-            return _transcode(stylizer, source, sink, progress)
+            result = _transcode(stylizer, source, sink, progress)
+        if result.skipped:
+            log.warning("skipped %d corrupt or failed frames of %s", result.skipped, src)
+        if result.skipped and not result.frames:
+            raise FastNSTError(f"cannot read video {src}: not one of its frames could be stylized")
+        return result
 
 
-def _transcode(stylizer: Stylizer, source, sink, progress: bool) -> int:
+def _transcode(stylizer: Stylizer, source, sink, progress: bool) -> VideoResult:
     """Decode, stylize in batches and encode the first video stream; remux every audio stream."""
     video = source.streams.video[0]
     video.thread_type = "AUTO"
@@ -69,15 +85,20 @@ def _transcode(stylizer: Stylizer, source, sink, progress: bool) -> int:
         out.options = {"crf": "18"}  # near-transparent quality: stylized frames are detailed
     audio = {s.index: sink.add_stream_from_template(s) for s in source.streams.audio}
     bar = tqdm(total=video.frames or None, unit="frame", disable=not progress)
-    batch, count = [], 0
+    batch, decoded, count, corrupt = [], 0, 0, 0
     for packet in source.demux(video, *source.streams.audio):
         if packet.stream.index in audio:
             if packet.dts is not None:
                 packet.stream = audio[packet.stream.index]
                 sink.mux(packet)
             continue
-        for frame in packet.decode():
+        frames = _decode(packet)
+        if frames is None:
+            corrupt += 1
+            continue
+        for frame in frames:
             batch.append(frame)
+            decoded += 1
             if len(batch) == stylizer.batch_size:
                 count += _encode(stylizer, batch, out, sink)
                 bar.update(len(batch))
@@ -86,20 +107,43 @@ def _transcode(stylizer: Stylizer, source, sink, progress: bool) -> int:
     bar.update(len(batch))
     bar.close()
     sink.mux(out.encode(None))
-    return count
+    return VideoResult(count, corrupt + decoded - count)
+
+
+def _decode(packet) -> list | None:
+    """The frames of one packet, or None (logged) when the packet is corrupt."""
+    av = _import_av()
+    try:
+        return packet.decode()
+    except av.FFmpegError as err:
+        log.warning("skipped a corrupt video frame at pts %s: %s", packet.pts, err)
+        return None
 
 
 def _encode(stylizer: Stylizer, frames: list, out, sink) -> int:
-    """Stylize decoded frames as one batch and encode them with their original timestamps."""
+    """Stylize decoded frames and encode them with their original timestamps; returns how many
+    were encoded. A failing batch is retried frame by frame; a frame that fails alone is left
+    out (logged)."""
     if not frames:
         return 0
+    try:
+        pixels = _stylize_frames(stylizer, frames, out.height, out.width)
+    except Exception as err:  # noqa: BLE001 - one bad frame must not stop the video
+        if len(frames) == 1:
+            log.warning("skipped a video frame at pts %s: %s", frames[0].pts, err)
+            return 0
+        return sum(_encode(stylizer, [frame], out, sink) for frame in frames)
     av = _import_av()
-    rgb = np.stack([frame.to_ndarray(format="rgb24") for frame in frames])  # (N, H, W, 3)
-    content = torch.from_numpy(rgb).permute(0, 3, 1, 2).float().div_(255)
-    styled = stylizer.stylize(content)[..., : out.height, : out.width]
-    pixels = styled.mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
     for frame, array in zip(frames, pixels, strict=True):
         encoded = av.VideoFrame.from_ndarray(array, format="rgb24")
         encoded.pts, encoded.time_base = frame.pts, frame.time_base
         sink.mux(out.encode(encoded))
     return len(frames)
+
+
+def _stylize_frames(stylizer: Stylizer, frames: list, height: int, width: int) -> np.ndarray:
+    """Decoded frames -> stylized (N, height, width, 3) uint8 RGB arrays."""
+    rgb = np.stack([frame.to_ndarray(format="rgb24") for frame in frames])  # (N, H, W, 3)
+    content = torch.from_numpy(rgb).permute(0, 3, 1, 2).float().div_(255)
+    styled = stylizer.stylize(content)[..., :height, :width]
+    return styled.mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
