@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,15 +16,14 @@ CONFIGS = REPO / "configs"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
-@pytest.fixture(autouse=True)
-def private_cache(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    """Every test gets its own FASTNST_CACHE (exported ONNX models, downloads): nothing is
-    written to the user's ~/.cache, and no test sees another's cached files."""
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """FASTNST_CACHE (exported ONNX models, downloads) in a temporary folder for the whole
+    session, so tests never write to the user's ~/.cache; modules may set their own."""
     cache = tmp_path_factory.mktemp("fastnst_cache")
-    monkeypatch.setenv("FASTNST_CACHE", str(cache))
-    return cache
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FASTNST_CACHE", str(cache))
+        yield cache
 
 
 @pytest.fixture
