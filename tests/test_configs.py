@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from conftest import CONFIGS
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_dir, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -33,7 +35,9 @@ def test_option_composes_and_builds(make_cfg, group: str, option: str) -> None:
     assert instantiate(cfg.model).config["width"] > 0
     assert instantiate(cfg.data).root == root
     if cfg.trainer.accelerator != "gpu" or torch.cuda.is_available():
-        trainer = instantiate(cfg.trainer, logger=False, callbacks=[])
+        precision = cfg.trainer.precision  # "auto" is measured by app/train.py at run time
+        precision = "32-true" if precision == "auto" else precision
+        trainer = instantiate(cfg.trainer, logger=False, callbacks=[], precision=precision)
         assert trainer.max_steps == cfg.trainer.max_steps
     assert len([instantiate(c) for c in cfg.callbacks.values()]) == len(cfg.callbacks)
     if group == "loss":
@@ -51,3 +55,15 @@ def test_experiment_overrides_the_root_config() -> None:
         cfg = compose(config_name="train", overrides=["experiment=smoke"])
     assert cfg.vgg.weights == "random"  # train.yaml says imagenet; the experiment wins
     assert cfg.trainer.max_steps == 200 and cfg.trainer.accelerator == "cpu"
+
+
+@pytest.mark.parametrize("root", ["train", "stylize", "optimize", "compare", "ablate"])
+def test_root_configs_compose_from_the_package(root: str) -> None:
+    """The commands read ``pkg://fastnst.configs``: the configs must be that package's data."""
+    import fastnst.configs
+
+    assert Path(fastnst.configs.__file__).parent.resolve() == CONFIGS.resolve()
+    with initialize_config_module(config_module="fastnst.configs", version_base="1.3"):
+        cfg = compose(config_name=root)
+    on_disk = OmegaConf.load(CONFIGS / f"{root}.yaml")
+    assert {k for k in on_disk if k not in ("defaults", "hydra")} <= set(cfg)

@@ -294,3 +294,69 @@ def test_ensure_style_image_download_failure_names_url_and_option(
     assert "style.image=/path/to/starry_night.jpg" in message
     assert "\n" not in message
     assert not (tmp_path / "styles" / "starry_night.jpg").exists()
+
+
+def test_mistyped_root_outside_download_root_is_an_error_not_a_download(
+    server: Server, tmp_path: Path
+) -> None:
+    url, md5 = _serve_zip_of_pngs(server, "tiny.zip", "tiny", count=1)
+    typo = tmp_path / "my_photos_typo"
+
+    with pytest.raises(FastNSTError) as info:
+        ensure_image_folder(typo, url=url, md5=md5, download_root=tmp_path / "cache" / "coco")
+
+    assert str(info.value) == f"image folder not found: {typo}; pass data.root=/path/to/images"
+    assert server.requests == []
+    assert not (tmp_path / "cache").exists()
+
+
+def test_root_deep_under_download_root_is_downloaded(server: Server, tmp_path: Path) -> None:
+    url, md5 = _serve_zip_of_pngs(server, "tiny.zip", "sets/tiny", count=2)
+    download_root = tmp_path / "cache"
+    root = download_root / "sets" / "tiny"
+
+    assert ensure_image_folder(root, url=url, md5=md5, download_root=download_root) == root
+    assert len(list(root.glob("*.png"))) == 2
+    assert [p.name for p in download_root.iterdir() if p.name.startswith(".")] == []
+
+
+def test_failed_extraction_leaves_no_partial_image_folder(server: Server, tmp_path: Path) -> None:
+    archive = server.root / "broken.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
+        for i in range(3):
+            zf.writestr(f"broken/{i}.png", bytes([i]) * 1000)
+    data = bytearray(archive.read_bytes())
+    last = data.rindex(b"\x02" * 1000)  # the third member's bytes: its CRC no longer matches
+    data[last : last + 10] = b"\x00" * 10
+    archive.write_bytes(bytes(data))
+    root = tmp_path / "data" / "broken"
+
+    with pytest.raises(FastNSTError, match=r"could not download or extract .*data\.root=") as info:
+        ensure_image_folder(root, url=f"{server.url}/broken.zip")
+
+    assert "\n" not in str(info.value)
+    assert not root.exists()  # not two of three images, trusted as the data set by the next run
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == []
+
+
+def test_downloads_go_through_torch_hub_with_the_sha256(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fastnst.io.download as download
+
+    calls: list[tuple[str, str | None]] = []
+    real = download.download_url_to_file
+
+    def recording(url: str, dst: str, hash_prefix: str | None = None, progress: bool = True):
+        calls.append((url, hash_prefix))
+        assert Path(dst).name.startswith(".")  # a hidden temporary, renamed when verified
+        return real(url, dst, hash_prefix=hash_prefix, progress=False)
+
+    monkeypatch.setattr(download, "download_url_to_file", recording)
+    url, sha = _serve_bytes(server, "painting.jpg", b"payload")
+
+    download_file(url, tmp_path / "painting.jpg", sha256=sha.upper())
+
+    assert calls == [(url, sha)]
+    with pytest.raises(FastNSTError, match=f"sha256 mismatch: expected {'0' * 64}, got {sha}"):
+        download_file(url, tmp_path / "other.jpg", sha256="0" * 64)

@@ -9,7 +9,6 @@ final loss terms (``<table>.md``, ``<table>.json``). Variants are lists of confi
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from PIL import Image
 from fastnst.app.builders import style_from_config
 from fastnst.color import transfer_luminance
 from fastnst.errors import FastNSTError
+from fastnst.io.atomic import atomic_path, write_json
 from fastnst.io.image import load_image, save_image, tensor_to_pil
 from fastnst.losses import PerceptualLoss, combine_layers
 from fastnst.solver import SolverConfig, optimize
@@ -63,14 +63,16 @@ def run_variant(cfg: DictConfig, overrides: list[str], content, style) -> tuple[
 
 
 def write_table(rows: dict[str, dict], stem: Path, cfg: DictConfig) -> None:
-    """``<stem>.json`` (all numbers, run settings) and ``<stem>.md`` (a Markdown table)."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
+    """``<stem>.json`` (all numbers, run settings) and ``<stem>.md`` (a Markdown table).
+
+    Both are written atomically, so a crash never leaves half a table behind.
+    """
     settings = {
         "vgg": OmegaConf.to_container(cfg.vgg),
         "solver": OmegaConf.to_container(cfg.solver),
     }
     settings |= {"content": cfg.content, "style": cfg.style.name, "size": cfg.size}
-    stem.with_suffix(".json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2))
+    write_json(stem.with_suffix(".json"), {"settings": settings, "rows": rows})
     header = ["variant", "overrides", "style weight", "style start", "style final"]
     header += ["final / start", "content final", "s"]
     lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * 6]
@@ -80,7 +82,8 @@ def write_table(rows: dict[str, dict], stem: Path, cfg: DictConfig) -> None:
             f"{r['style_final']:.3g} | {r['style_ratio']:.3f} | {r['content_final']:.3g} | "
             f"{r['seconds']:.1f} |"
         )
-    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    with atomic_path(stem.with_suffix(".md")) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
 
 
 def grid(tiles: dict[str, Image.Image], columns: int, height: int) -> Image.Image:

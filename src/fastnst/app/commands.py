@@ -20,9 +20,9 @@ CONFIGS = "pkg://fastnst.configs"
 @exit_on_user_error
 def train_main(cfg: DictConfig) -> None:
     """``python train.py`` / ``fastnst train``: train a style network."""
+    check_config(cfg, "train")  # before the imports: a typo never waits for Lightning
     from fastnst.app.train import train
 
-    check_config(cfg, "train")
     with quiet_progress_logging():
         train(cfg)
 
@@ -31,9 +31,9 @@ def train_main(cfg: DictConfig) -> None:
 @exit_on_user_error
 def stylize_main(cfg: DictConfig) -> None:
     """``python stylize.py``: stylize an image, folder or video, or export the network."""
+    check_config(cfg, "stylize")
     from fastnst.inference.files import run
 
-    check_config(cfg, "stylize")
     with quiet_progress_logging():
         report = run(**OmegaConf.to_container(cfg, resolve=True))
     print(report, file=sys.stderr)
@@ -43,9 +43,9 @@ def stylize_main(cfg: DictConfig) -> None:
 @exit_on_user_error
 def optimize_main(cfg: DictConfig) -> None:
     """``scripts/optimize.py`` / ``fastnst optimize``: Gatys et al. optimization."""
+    check_config(cfg, "optimize")
     from fastnst.app.solver_runs import run_optimize
 
-    check_config(cfg, "optimize")
     with quiet_progress_logging():
         run_optimize(cfg)
 
@@ -54,9 +54,9 @@ def optimize_main(cfg: DictConfig) -> None:
 @exit_on_user_error
 def compare_main(cfg: DictConfig) -> None:
     """``scripts/compare.py`` / ``fastnst compare``: a network against the solver."""
+    check_config(cfg, "compare")
     from fastnst.app.solver_runs import run_compare
 
-    check_config(cfg, "compare")
     with quiet_progress_logging():
         paths = run_compare(cfg)
     print(paths["md"].read_text())
@@ -66,8 +66,8 @@ def compare_main(cfg: DictConfig) -> None:
 @exit_on_user_error
 def ablate_main(cfg: DictConfig) -> None:
     """``scripts/ablate.py`` / ``fastnst ablate``: the solver under each loss variant."""
+    check_config(cfg, "ablate")
     from fastnst.app.ablate import run_ablation
 
-    check_config(cfg, "ablate")
     with quiet_progress_logging():
         run_ablation(cfg)

@@ -23,8 +23,13 @@ from fastnst.errors import FastNSTError
 
 
 @dataclass
+class TrainSchema:
+    seed: int = 0
+    ckpt_path: str | None = None
+
+
+@dataclass
 class ModelSchema:
-    arch: str = "johnson"
     width: int = 32
     num_residual_blocks: int = 5
     head: str = "none"
@@ -35,6 +40,7 @@ class StyleSchema:
     name: str = "custom"
     image: str | None = None
     url: str | None = None
+    sha256: str | None = None
     size: int | None = 512
     weight: float = 1.0
 
@@ -66,6 +72,18 @@ class OptimSchema:
 
 
 @dataclass
+class SamplesSchema:
+    every_n_steps: int = 500
+    count: int = 4
+
+
+@dataclass
+class SpeedSchema:
+    channels_last: bool = True
+    compile: bool = False
+
+
+@dataclass
 class VGGSchema:
     weights: str = "imagenet"
     pooling: str = "max"
@@ -94,23 +112,83 @@ class StylizeSchema:
 
 @dataclass
 class SolverSchema:
-    iterations: int = 500
+    """The ``solver`` group (lbfgs, adam): :class:`fastnst.solver.SolverConfig` less iterations."""
+
+    optimizer: str = "lbfgs"
     history_size: int = 100
     lr: float | None = None
+    line_search: str | None = "strong_wolfe"
+    init: str = "content"
     noise_ratio: float = 0.6
     pyramid_levels: int = 1
     pyramid_scale: float = 0.5
     seed: int = 0
 
 
+@dataclass
+class OptimizeSchema:
+    content: str = ""
+    output: str = ""
+    size: int | None = None
+    iterations: int = 500
+    preserve_color: str | None = None
+    overwrite: bool = False
+    device: str = "auto"
+    progress: bool = True
+    snapshot_every: int = 0
+    gif: bool = False
+    tensorboard: bool = False
+
+
+@dataclass
+class CompareSchema:
+    ckpt: str = ""
+    content_dir: str = ""
+    loss_from: str = "ckpt"
+    iterations: list[int] = dataclasses.field(default_factory=list)
+    size: int | None = 256
+    max_images: int | None = None
+    device: str = "auto"
+    output_dir: str = ""
+    grid_height: int = 160
+    warmup: int = 2
+    repeats: int = 5
+    progress: bool = True
+
+
+@dataclass
+class AblateSchema:
+    content: str = ""
+    size: int | None = 192
+    output: str = ""
+    table: str = ""
+    overwrite: bool = False
+    columns: int = 7
+    tile_height: int = 80
+    balance_style: float | None = 100.0
+
+
+@dataclass
+class AblateSolverSchema:
+    """``ablate.yaml``'s own ``solver`` section, the base of every variant."""
+
+    optimizer: str = "lbfgs"
+    iterations: int = 100
+    init: str = "content"
+
+
 # command -> (config section, schema); "" is the root of the config
 SCHEMAS: dict[str, list[tuple[str, type]]] = {
-    "train": [("model", ModelSchema), ("style", StyleSchema), ("data", DataSchema),
-              ("trainer", TrainerSchema), ("optim", OptimSchema), ("vgg", VGGSchema)],
+    "train": [("", TrainSchema), ("model", ModelSchema), ("style", StyleSchema),
+              ("data", DataSchema), ("trainer", TrainerSchema), ("optim", OptimSchema),
+              ("samples", SamplesSchema), ("speed", SpeedSchema), ("vgg", VGGSchema)],
     "stylize": [("", StylizeSchema)],
-    "optimize": [("style", StyleSchema), ("vgg", VGGSchema), ("solver", SolverSchema)],
-    "compare": [("style", StyleSchema), ("vgg", VGGSchema), ("solver", SolverSchema)],
-    "ablate": [("style", StyleSchema), ("vgg", VGGSchema), ("solver", SolverSchema)],
+    "optimize": [("", OptimizeSchema), ("style", StyleSchema), ("vgg", VGGSchema),
+                 ("solver", SolverSchema)],
+    "compare": [("", CompareSchema), ("style", StyleSchema), ("vgg", VGGSchema),
+                ("solver", SolverSchema)],
+    "ablate": [("", AblateSchema), ("style", StyleSchema), ("vgg", VGGSchema),
+               ("solver", AblateSolverSchema)],
 }  # fmt: skip
 
 
@@ -122,7 +200,8 @@ def check_config(cfg: DictConfig, command: str) -> None:
         key = err.full_key
         raise FastNSTError(f"missing value for {key}: pass {key}=... on the command line") from err
     except InterpolationResolutionError as err:
-        raise FastNSTError(f"cannot resolve {err.full_key}: {err.msg}") from err
+        reason = (str(err.msg).strip().splitlines() or ["unknown reason"])[0]
+        raise FastNSTError(f"cannot resolve {err.full_key}: {reason}") from err
     for section, schema in SCHEMAS[command]:
         node = OmegaConf.select(cfg, section) if section else cfg
         if isinstance(node, DictConfig):

@@ -1,17 +1,19 @@
 """Fetch the files a run needs: style paintings and training image folders.
 
-Downloads go through torchvision's utilities so users get the same tqdm progress bar and md5
-check as for torchvision datasets. Single files are written atomically (into a temporary folder
-beside ``dest``, then renamed), so an interrupted or corrupt download never leaves a file that a
-later run would trust. Every failure becomes a one-line :class:`FastNSTError` that names the URL
-and the option to set instead.
+Downloads go through ``torch.hub.download_url_to_file``, as PyTorch's own weights do: a tqdm
+progress bar, a SHA-256 check while the bytes stream in, a temporary file renamed into place.
+Every file is written atomically (a hidden temporary beside ``dest``, renamed only once every
+checksum matched), so an interrupted or corrupt download never leaves a file that a later run
+would trust; archives are extracted into a temporary folder and moved into place the same way.
+Every failure becomes a one-line :class:`FastNSTError` that names the URL and the option to set
+instead.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
-import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -19,11 +21,12 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
-from torchvision.datasets.utils import check_integrity, download_and_extract_archive, download_url
+from torch.hub import download_url_to_file
 
 from fastnst.errors import FastNSTError
+from fastnst.io.atomic import atomic_path
 
-# What urllib, http.client and torchvision raise for network, HTTP, checksum and archive errors.
+# What urllib, http.client and archive readers raise for network, HTTP and archive errors.
 _FETCH_ERRORS = (
     OSError,
     ValueError,
@@ -44,9 +47,9 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
-def _sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks so large files do not fill memory."""
-    digest = hashlib.sha256()
+def _digest(path: Path, algorithm: str) -> str:
+    """Hex digest of a file, read in 1 MiB chunks so large files do not fill memory."""
+    digest = hashlib.new(algorithm, usedforsecurity=False)
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
@@ -55,9 +58,11 @@ def _sha256(path: Path) -> str:
 
 def _is_valid(path: Path, sha256: str | None, md5: str | None) -> bool:
     """Whether ``path`` is a file matching every checksum given (any file when none is)."""
-    if not check_integrity(path, md5):
+    if not path.is_file():
         return False
-    return sha256 is None or _sha256(path) == sha256.lower()
+    if md5 is not None and _digest(path, "md5") != md5.lower():
+        return False
+    return sha256 is None or _digest(path, "sha256") == sha256.lower()
 
 
 def _fetch(url: str, dest: Path, sha256: str | None, md5: str | None) -> Path:
@@ -68,19 +73,16 @@ def _fetch(url: str, dest: Path, sha256: str | None, md5: str | None) -> Path:
     """
     if _is_valid(dest, sha256, md5):
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        tmp = tmp_dir / dest.name
+    sha256 = sha256.lower() if sha256 is not None else None
+    with atomic_path(dest) as tmp:
         try:
-            download_url(url, str(tmp_dir), filename=dest.name, md5=md5)
+            download_url_to_file(url, str(tmp), hash_prefix=sha256, progress=True)
         except _FETCH_ERRORS as exc:
+            if sha256 is not None and (got := re.search(r'got "([0-9a-f]+)"', str(exc))):
+                raise _DownloadError(f"sha256 mismatch: expected {sha256}, got {got[1]}") from exc
             raise _DownloadError(_reason(exc)) from exc
-        if sha256 is not None and (actual := _sha256(tmp)) != sha256.lower():
-            raise _DownloadError(f"sha256 mismatch: expected {sha256}, got {actual}")
-        tmp.replace(dest)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+        if md5 is not None and (actual := _digest(tmp, "md5")) != md5.lower():
+            raise _DownloadError(f"md5 mismatch: expected {md5}, got {actual}")
     return dest
 
 
@@ -96,7 +98,7 @@ def download_file(
         url: Where to download from.
         dest: The file to create; its parent folders are created as needed.
         sha256: Expected hex SHA-256 of the file, or None to skip that check.
-        md5: Expected hex MD5 of the file (checked by torchvision), or None to skip it.
+        md5: Expected hex MD5 of the file, or None to skip that check.
 
     Returns:
         ``dest``.
@@ -167,6 +169,10 @@ def ensure_image_folder(
 ) -> Path:
     """The folder of training images, downloading and extracting an archive if it is missing.
 
+    Only the archive's own place is filled by a download: ``root`` must be ``download_root`` or
+    lie under it. Any other missing ``root`` is a mistyped ``data.root``, and an error, rather
+    than the start of a long download of a data set the user did not ask for.
+
     Args:
         root: The image folder (``data.root``); returned as is when it exists.
         url: An archive (zip or tar) whose extraction creates ``root``, or None.
@@ -177,16 +183,28 @@ def ensure_image_folder(
         ``root``.
 
     Raises:
-        FastNSTError: ``root`` is missing and there is no ``url``, the download or extraction
-            failed, or the extracted archive did not create ``root``.
+        FastNSTError: ``root`` is missing and there is no ``url`` or it lies outside
+            ``download_root``, the download or extraction failed, or the extracted archive did
+            not create ``root``.
     """
     root = Path(root).expanduser()
     if root.is_dir():
         return root
-    if url is None:
-        raise FastNSTError(f"image folder not found: {root}; pass data.root=/path/to/images")
     download_root = Path(download_root).expanduser() if download_root is not None else root.parent
-    _download_archive(url, download_root, md5)
+    if url is None or not root.resolve().is_relative_to(download_root.resolve()):
+        raise FastNSTError(f"image folder not found: {root}; pass data.root=/path/to/images")
+    archive = download_root / PurePosixPath(urlparse(url).path).name
+    existed = archive.exists()
+    try:
+        _fetch(url, archive, None, md5)
+        _extract(archive, root, download_root)
+    except (_DownloadError, *_FETCH_ERRORS) as exc:
+        if not existed:
+            archive.unlink(missing_ok=True)
+        raise FastNSTError(
+            f"could not download or extract {url}: {_reason(exc)}; "
+            f"download and unpack it yourself and pass data.root=/path/to/images"
+        ) from exc
     if not root.is_dir():
         raise FastNSTError(
             f"extracting {url} into {download_root} did not create {root}; "
@@ -195,20 +213,21 @@ def ensure_image_folder(
     return root
 
 
-def _download_archive(url: str, download_root: Path, md5: str | None) -> None:
-    """Download and extract ``url`` into ``download_root``, removing a failed new archive.
+def _extract(archive: Path, root: Path, download_root: Path) -> None:
+    """Extract ``archive`` into a temporary folder, then move its ``root`` into place.
 
-    Raises:
-        FastNSTError: The download, its md5 check or the extraction failed.
+    An interrupted extraction leaves only a hidden temporary folder, never a half-filled
+    ``root`` that a later run would take for the whole data set.
     """
-    archive = download_root / os.path.basename(url)  # the name torchvision saves it under
-    existed = archive.exists()
-    try:
-        download_and_extract_archive(url, str(download_root), md5=md5)
-    except _FETCH_ERRORS as exc:
-        if not existed and archive.is_file():
-            archive.unlink()
-        raise FastNSTError(
-            f"could not download or extract {url}: {_reason(exc)}; "
-            f"download and unpack it yourself and pass data.root=/path/to/images"
-        ) from exc
+    from torchvision.datasets.utils import extract_archive  # zip, tar, tar.gz, ...
+
+    relative = root.resolve().relative_to(download_root.resolve())
+    if relative == Path("."):
+        extract_archive(archive, download_root)
+        return
+    with tempfile.TemporaryDirectory(prefix=".extract.", dir=download_root) as tmp:
+        extract_archive(archive, tmp)
+        extracted = Path(tmp) / relative
+        if extracted.is_dir():
+            root.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(extracted, root)
