@@ -6,11 +6,14 @@ import contextlib
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from fastnst.errors import FastNSTError
+
+if TYPE_CHECKING:
+    from fastnst.inference.files import Report
 
 Result = TypeVar("Result")
 
@@ -47,3 +50,11 @@ def quiet_progress_logging() -> contextlib.AbstractContextManager[None]:
     """Route log records through tqdm while a command runs, so a logged warning is printed
     above the progress bar instead of breaking its line."""
     return logging_redirect_tqdm()
+
+
+def finish_stylize(report: Report) -> None:
+    """Print the run's summary; exit with status 1 when an input could not be stylized, so a
+    script notices (the other files were written all the same)."""
+    print(report, file=sys.stderr)
+    if report.failed or report.unreadable:
+        sys.exit(1)

@@ -5,12 +5,10 @@ the commands work from any folder once fastnst is installed.
 
 from __future__ import annotations
 
-import sys
-
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from fastnst.app.cli import exit_on_user_error, quiet_progress_logging
+from fastnst.app.cli import exit_on_user_error, finish_stylize, quiet_progress_logging
 from fastnst.app.schemas import check_config
 
 CONFIGS = "pkg://fastnst.configs"
@@ -36,7 +34,7 @@ def stylize_main(cfg: DictConfig) -> None:
 
     with quiet_progress_logging():
         report = run(**OmegaConf.to_container(cfg, resolve=True))
-    print(report, file=sys.stderr)
+    finish_stylize(report)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="optimize")

@@ -61,7 +61,7 @@ def stylize_parser() -> argparse.ArgumentParser:
 
 def stylize_command(argv: Sequence[str]) -> None:
     """Parse ``argv`` and run :func:`fastnst.inference.files.run` with one-line errors."""
-    from fastnst.app.cli import exit_on_user_error, quiet_progress_logging
+    from fastnst.app.cli import exit_on_user_error, finish_stylize, quiet_progress_logging
     from fastnst.inference.files import run
 
     options = vars(stylize_parser().parse_args(argv))
@@ -69,7 +69,8 @@ def stylize_command(argv: Sequence[str]) -> None:
     @exit_on_user_error
     def go() -> None:
         with quiet_progress_logging():
-            print(run(**options), file=sys.stderr)
+            report = run(**options)
+        finish_stylize(report)
 
     go()
 
