@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from fastnst.device import describe_device
 from fastnst.io.atomic import write_json
 from fastnst.models.checkpoint import load_style_checkpoint
 
@@ -28,23 +32,31 @@ REPO = Path(__file__).resolve().parents[1]
 MEASURES = ("color_swd", "texture_swd", "ssim")
 
 
-def run(command: list[str], log: Path) -> None:
-    """Run ``command`` with its output appended to ``log``; stop on failure."""
+def run(command: list[str], log: Path) -> float:
+    """Run ``command`` with its output appended to ``log``; stop on failure.
+
+    Returns the mean 1-minute load average of the machine while it ran (sampled every 10 s),
+    so a table made on a busy machine says so.
+    """
+    loads = []
     with log.open("a") as out:
         print("$", " ".join(command), file=out, flush=True)
-        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0:
-        sys.exit(f"error: {command[1]} failed (exit {done.returncode}); see {log}")
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        while process.poll() is None:
+            loads.append(os.getloadavg()[0])
+            time.sleep(10)
+    if process.returncode != 0:
+        sys.exit(f"error: {command[1]} failed (exit {process.returncode}); see {log}")
+    return statistics.fmean(loads) if loads else float("nan")
 
 
-def train(args: argparse.Namespace, out: Path, log: Path) -> list[Path]:
-    """Train with checkpoints at the minute marks; returns them in order."""
+def train(args: argparse.Namespace, out: Path, log: Path) -> float:
+    """Train with checkpoints at the minute marks; returns the mean load average meanwhile."""
     marks = ",".join(str(m) for m in args.minutes)
-    run([sys.executable, str(REPO / "train.py"), "experiment=cpu", "callbacks=elapsed",
+    return run([sys.executable, str(REPO / "train.py"), "experiment=cpu", "callbacks=elapsed",
          f"callbacks.elapsed.minutes=[{marks}]", f"data.root={args.data}", "style=custom",
          f"style.image={args.style}", f"hydra.run.dir={out / 'train'}", *args.overrides],
         log)  # fmt: skip
-    return [out / "train" / "checkpoints" / f"min{m:g}.ckpt" for m in args.minutes]
 
 
 def compare(args: argparse.Namespace, ckpt: Path, out: Path, log: Path) -> dict:
@@ -95,10 +107,8 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "log.txt"
-    if args.skip_training:
-        marks = [args.out / "train" / "checkpoints" / f"min{m:g}.ckpt" for m in args.minutes]
-    else:
-        marks = train(args, args.out, log)
+    load = None if args.skip_training else train(args, args.out, log)
+    marks = [args.out / "train" / "checkpoints" / f"min{m:g}.ckpt" for m in args.minutes]
     rows = []
     for minutes, ckpt in zip(args.minutes, marks, strict=True):
         if not ckpt.is_file():
@@ -114,8 +124,12 @@ def main() -> None:
     if rows:
         photo = rows[-1]["photo"]
         print("| photo (no style) | | | | " + " | ".join(fmt(photo[m]) for m in MEASURES) + " |")
+    if load is not None:
+        print(f"\nmean load average while training: {load:.2f} on {os.cpu_count()} cores")
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    write_json(args.out / "quality_vs_time.json", {"settings": settings, "rows": rows})
+    report = {"settings": settings, "machine": describe_device("cpu"), "train_load": load,
+              "rows": rows}  # fmt: skip
+    write_json(args.out / "quality_vs_time.json", report)
     print(f"\nwrote {args.out / 'quality_vs_time.json'}")
 
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import CONFIGS
+from hydra import compose, initialize_config_dir
 from test_losses import TinyEncoder, smooth_images, tiny_loss
 
 from fastnst.app.train import build_loss, train
@@ -206,7 +207,31 @@ LOSS_CONFIGS = sorted(path.stem for path in (CONFIGS / "loss").glob("*.yaml"))
 def test_every_documented_variant_has_a_config() -> None:
     documented = {"johnson", "gatys", "gatys_sum", "gatys_frobenius", "gatys_prerelu"}
     documented |= {"gatys_gradient", "gatys_log", "gatys_meanstd", "gatys_avgpool", "novak"}
+    documented |= {"johnson_scalefree"}
     assert documented <= set(LOSS_CONFIGS)
+
+
+def test_smoke_experiment_uses_the_scalefree_loss() -> None:
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["experiment=smoke"])
+        chosen = compose(config_name="train", overrides=["experiment=smoke", "loss=gatys"])
+    assert cfg.vgg.weights == "random"
+    assert cfg.loss.style_normalization == "target" and cfg.loss.tv_normalization == "content"
+    assert 0.1 <= cfg.loss.style_weight <= 100  # order 1, not the 1e5 of style.weight
+    assert chosen.loss.style_normalization == "elements"  # the command line still wins
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_scalefree_style_term_matters_with_a_random_vgg(make_cfg, size: int) -> None:
+    """At y = x the content term is 0; the style term is of order 1, not ~1e-8 of the total."""
+    content = smooth_images(1, size=size, seed=11)
+    scalefree = build_loss(make_cfg("loss=johnson_scalefree"))
+    terms = scalefree(content, content)
+    assert terms["content"].item() == 0.0
+    assert terms["tv"].item() == pytest.approx(1.0)  # TV(x) / TV(x)
+    assert 0.05 < terms["style"].item() < 20
+    plain = build_loss(make_cfg("loss=johnson"))(content, content)  # the paper's mean
+    assert plain["style"].item() < 1e-3 * terms["style"].item()
 
 
 def solver_step_is_finite_and_moves(loss, folder: Path) -> None:

@@ -10,8 +10,10 @@ from torch import Tensor, nn
 from fastnst.errors import FastNSTError
 from fastnst.losses import (
     PerceptualLoss,
+    StyleLoss,
     content_loss,
     gram_matrix,
+    relative_total_variation,
     style_distance,
     total_variation,
 )
@@ -163,9 +165,133 @@ def test_gradient_reaches_the_output_only() -> None:
         ({"correlation_chain": True, "style_statistic": "mean_std"}, "loss.correlation_chain"),
         ({"log_alpha": 0.5}, "loss.log_alpha"),
         ({"tv_p": 3}, "loss.tv_p"),
+        ({"tv_normalization": "photo"}, "loss.tv_normalization"),
         ({"correlation_chain": True, "style_layers": {"r1": 1.0}}, "at least 2"),
     ],
 )
 def test_bad_options_name_the_config_key(option: dict[str, object], message: str) -> None:
     with pytest.raises(FastNSTError, match=message):
         tiny_loss(**option)
+
+
+# The scale-free loss: loss.style_normalization=target, loss.tv_normalization=content.
+
+
+def test_target_normalization_hand_computed_per_sample() -> None:
+    statistic = torch.tensor([[[1.0, 2.0], [2.0, 5.0]], [[1.0, 1.0], [1.0, 1.0]]])
+    target = torch.tensor([[[0.0, 2.0], [2.0, 3.0]], [[2.0, 2.0], [2.0, 2.0]]])
+    # sample 0: mean diff^2 = (1 + 0 + 0 + 4) / 4, mean target^2 = (0 + 4 + 4 + 9) / 4 -> 5 / 17
+    # sample 1: mean diff^2 = 1, mean target^2 = 4 -> 1 / 4; the batch mean of the two ratios
+    expected = (5 / 17 + 1 / 4) / 2
+    assert style_distance(statistic, target, "target").item() == pytest.approx(expected)
+    # a (1, ...) target broadcasts, and so does its denominator
+    both = style_distance(statistic, target[:1], "target").item()
+    assert both == pytest.approx((5 / 17 + ((1 + 1 + 1 + 4) / 4) / (17 / 4)) / 2)
+
+
+def test_relative_content_loss_hand_computed_per_image() -> None:
+    a = torch.tensor([1.0, 2.0, 3.0, 4.0, 1.0, 1.0, 1.0, 1.0]).reshape(2, 1, 2, 2)
+    b = torch.tensor([1.0, 0.0, 3.0, 1.0, 2.0, 2.0, 2.0, 2.0]).reshape(2, 1, 2, 2)
+    # image 0: (0 + 4 + 0 + 9) / 4 over (1 + 0 + 9 + 1) / 4 = 13 / 11; image 1: 1 / 4
+    assert content_loss(a, b, relative=True).item() == pytest.approx((13 / 11 + 1 / 4) / 2)
+    assert content_loss(a, b).item() == pytest.approx((13 + 4) / 8)  # absolute: unchanged
+
+
+def test_relative_total_variation_hand_computed() -> None:
+    image = torch.tensor([[0.0, 1.0], [2.0, 4.0]]).reshape(1, 1, 2, 2)  # TV2 = 6.5 + 2.5 = 9
+    photo = torch.tensor([[0.0, 1.0], [0.0, 1.0]]).reshape(1, 1, 2, 2)  # TV2 = 0 + 1 = 1
+    assert relative_total_variation(image, photo, p=2).item() == pytest.approx(9.0)
+    # TV1: image (2 + 3) / 2 + (1 + 2) / 2 = 4, photo 0 + 1 = 1
+    assert relative_total_variation(image, photo, p=1).item() == pytest.approx(4.0)
+    assert relative_total_variation(photo, photo).item() == pytest.approx(1.0)
+
+
+def test_style_loss_target_divides_by_each_paintings_own_power() -> None:
+    loss = StyleLoss(normalization="target")
+    paintings = [torch.rand(1, 3, 5, 5, generator=torch.Generator().manual_seed(k)) for k in (0, 1)]
+    loss.set_target([paintings[0] * 3, paintings[1]])  # paintings of very different power
+    output = torch.rand(2, 3, 5, 5, generator=torch.Generator().manual_seed(2))
+    targets = [gram_matrix(paintings[0] * 3), gram_matrix(paintings[1])]
+    index = torch.tensor([1, 0])
+
+    def naive(n: int, target: Tensor) -> float:
+        diff = gram_matrix(output[n : n + 1]) - target
+        return float((diff**2).mean() / (target**2).mean())
+
+    expected = (naive(0, targets[1]) + naive(1, targets[0])) / 2
+    assert loss(output, style=index).item() == pytest.approx(expected, rel=1e-5)
+    per_batch = torch.cat([targets[1], targets[0]])  # the same targets passed per batch
+    assert loss(output, target=per_batch).item() == pytest.approx(expected, rel=1e-5)
+
+
+class ScaledEncoder(nn.Module):
+    """TinyEncoder with every feature map multiplied by a constant ``k``."""
+
+    def __init__(self, k: float) -> None:
+        super().__init__()
+        self.inner, self.k = TinyEncoder(), k
+
+    def forward(self, image: Tensor, layers: list[str]) -> dict[str, Tensor]:
+        return {name: self.k * f for name, f in self.inner(image, layers).items()}
+
+
+def scalefree_terms(encoder: nn.Module, normalization: str = "target") -> dict[str, Tensor]:
+    loss = PerceptualLoss(
+        encoder, {"c2": 1.0}, {"r1": 1.0, "r2": 3.0}, content_weight=2.0, style_weight=10.0,
+        tv_weight=0.5, style_normalization=normalization, tv_normalization="content",
+    )  # fmt: skip
+    loss.set_style(smooth_images(2, seed=3))
+    return loss(smooth_images(2, seed=1), smooth_images(2, seed=2), torch.tensor([1, 0]))
+
+
+def test_scalefree_perceptual_loss_hand_composed() -> None:
+    output, content, styles = (
+        smooth_images(2, seed=1),
+        smooth_images(2, seed=2),
+        smooth_images(2, seed=3),
+    )
+    terms = scalefree_terms(TinyEncoder())
+    enc = TinyEncoder()
+    out, ref = enc(output, ["c2", "r1", "r2"]), enc(content, ["c2"])
+    expected = {}
+    for layer in ("r1", "r2"):
+        per_sample = []
+        for n, k in enumerate((1, 0)):  # sample n is compared with painting k
+            g = gram_matrix(out[layer][n : n + 1])
+            a = gram_matrix(enc(styles[k : k + 1], [layer])[layer])
+            per_sample.append(((g - a) ** 2).mean() / (a**2).mean())
+        expected[layer] = sum(per_sample) / 2
+    content_term = (
+        sum(
+            ((out["c2"][n] - ref["c2"][n]) ** 2).mean() / (ref["c2"][n] ** 2).mean() for n in (0, 1)
+        )
+        / 2
+    )
+    tv = (
+        sum(
+            total_variation(output[n : n + 1]) / total_variation(content[n : n + 1]) for n in (0, 1)
+        )
+        / 2
+    )
+    torch.testing.assert_close(terms["style_r1"], expected["r1"])
+    torch.testing.assert_close(terms["style_r2"], expected["r2"])
+    torch.testing.assert_close(terms["content"], content_term)
+    torch.testing.assert_close(terms["tv"], tv)
+    total = 2 * content_term + 10 * (expected["r1"] + 3 * expected["r2"]) + 0.5 * tv
+    torch.testing.assert_close(terms["total"], total)
+
+
+@pytest.mark.parametrize("k", [1e-3, 7.0, 1e4])
+def test_scalefree_terms_are_invariant_to_scaling_the_features(k: float) -> None:
+    reference = scalefree_terms(TinyEncoder())
+    scaled = scalefree_terms(ScaledEncoder(k))
+    for name, value in reference.items():
+        torch.testing.assert_close(scaled[name], value, rtol=1e-4, atol=0.0)
+    # the papers' mean is not: its style term moves by k^4 (Gram ~ k^2, squared)
+    plain, plain_scaled = (
+        scalefree_terms(TinyEncoder(), "elements"),
+        scalefree_terms(ScaledEncoder(k), "elements"),
+    )
+    assert plain_scaled["style_r1"].item() == pytest.approx(
+        k**4 * plain["style_r1"].item(), rel=1e-3
+    )

@@ -6,11 +6,20 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 import torchvision
-from torch import nn
+from torch import Tensor, nn
 
 from fastnst.errors import FastNSTError
-from fastnst.vgg import IMAGENET_MEAN, IMAGENET_STD, VGGFeatures, layer_names, load_vgg_state_dict
+from fastnst.vgg import (
+    CAFFE_MEAN,
+    CAFFE_STD,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    VGGFeatures,
+    layer_names,
+    load_vgg_state_dict,
+)
 
 
 @pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
@@ -104,3 +113,83 @@ def test_imagenet_without_network_says_how_to_pass_a_file(monkeypatch: pytest.Mo
     message = str(info.value)
     assert "\n" not in message
     assert "vgg.weights=/path/to/vgg16-397923af.pth" in message
+
+
+# vgg.weights=imagenet_features: the Caffe VGG16 (torchvision's VGG16_Weights.IMAGENET1K_FEATURES)
+
+
+def test_caffe_convention_is_0_255_minus_the_caffe_mean_pixel() -> None:
+    # Caffe's BGR mean pixel (104, 117, 123) in RGB order, no std: the net sees 0-255 pixels
+    assert [255 * m for m in CAFFE_MEAN] == pytest.approx([123.0, 117.0, 104.0], abs=0.01)
+    assert list(CAFFE_STD) == pytest.approx([1 / 255] * 3)
+
+
+def conv1_1_weights(seed: int) -> tuple[Tensor, Tensor]:
+    """Random weight (64, 3, 3, 3) and bias (64,) of a VGG16 conv1_1."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(64, 3, 3, 3, generator=generator) * 0.1, torch.randn(64, generator=generator)
+
+
+def caffe_conv1_1(image: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """Naive reference: conv1_1 of the 0-255 image minus the mean pixel, channel by channel."""
+    pixels = image * 255
+    for channel, mean in enumerate(CAFFE_MEAN):
+        pixels[:, channel] -= 255 * mean
+    return F.conv2d(pixels, weight, bias, padding=1)
+
+
+def test_local_caffe_file_gets_the_caffe_input_transform(tmp_path: Path) -> None:
+    weight, bias = conv1_1_weights(seed=0)
+    path = tmp_path / "vgg16_features-caffe.pth"
+    torch.save({"0.weight": weight, "0.bias": bias}, path)  # features-only, cut at conv1_1
+    image = torch.rand(2, 3, 12, 10, generator=torch.Generator().manual_seed(0))
+    caffe = VGGFeatures("vgg16", ["conv1_1"], weights=str(path), input_norm="caffe")
+    with torch.no_grad():
+        got = caffe(image)["conv1_1"]
+        expected = caffe_conv1_1(image.clone(), weight, bias)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-3)
+    plain = VGGFeatures("vgg16", ["conv1_1"], weights=str(path))  # auto: torchvision inputs
+    assert not torch.allclose(plain(image)["conv1_1"], got, atol=1.0)
+
+
+def test_imagenet_features_downloads_through_the_enum_and_uses_caffe_inputs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    weight, bias = conv1_1_weights(seed=1)
+    asked = []
+
+    def fake_download(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ARG001
+        asked.append(self)  # keys "features.*" and "classifier.*", as the enum returns them
+        return {"features.0.weight": weight, "features.0.bias": bias, "classifier.0.bias": bias}
+
+    monkeypatch.setattr(torchvision.models.VGG16_Weights, "get_state_dict", fake_download)
+    encoder = VGGFeatures("vgg16", ["conv1_1"], weights="imagenet_features")
+    assert asked == [torchvision.models.VGG16_Weights.IMAGENET1K_FEATURES]
+    assert encoder.input_norm == "caffe"
+    image = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = caffe_conv1_1(image.clone(), weight, bias)
+        torch.testing.assert_close(encoder(image)["conv1_1"], expected, rtol=1e-4, atol=1e-3)
+
+
+def test_imagenet_features_errors_are_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    def offline(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ARG001
+        raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+
+    monkeypatch.setattr(torchvision.models.VGG16_Weights, "get_state_dict", offline)
+    with pytest.raises(FastNSTError) as info:
+        VGGFeatures("vgg16", ["relu1_1"], weights="imagenet_features")
+    message = str(info.value)
+    assert "\n" not in message
+    assert "vgg.weights=/path/to/vgg16_features-amdegroot-88682ab5.pth vgg.input_norm=caffe" in (
+        message
+    )
+    bad = [
+        ({"arch": "vgg19", "weights": "imagenet_features"}, "vgg16 only"),
+        ({"weights": "imagenet_features", "input_norm": "torchvision"}, "vgg.input_norm"),
+        ({"weights": "random", "input_norm": "bgr"}, "unknown vgg.input_norm"),
+    ]
+    for options, message in bad:
+        with pytest.raises(FastNSTError, match=message) as info:
+            VGGFeatures(layers=["relu1_1"], **options)
+        assert "\n" not in str(info.value)

@@ -4,6 +4,14 @@ Layers are named as in pystiche: ``conv{block}_{i}``, ``relu{block}_{i}`` and ``
 so ``relu2_2`` is the ReLU after the second convolution of the second block. The network is
 built in torchvision's order (``features.0`` is ``conv1_1``), so torchvision state dicts load
 as they are, and it is cut after the deepest layer a caller asks for.
+
+Two input conventions (``vgg.input_norm``), both applied inside to RGB in [0, 1]:
+
+- ``torchvision``: (x - mean) / std with the ImageNet mean and std (``vgg.weights=imagenet``).
+- ``caffe``: 255 x - (123.0, 117.0, 104.0), the mean pixel of the original Caffe VGG16 (in RGB
+  order), no scaling by a std: the convention of the Caffe VGG16 Johnson et al. 2016 used,
+  which torchvision ships as ``VGG16_Weights.IMAGENET1K_FEATURES``
+  (``vgg.weights=imagenet_features``); mean and std are read from that enum's transforms.
 """
 
 from __future__ import annotations
@@ -31,6 +39,11 @@ VGG_CONFIGS: dict[str, list[int | str]] = {
 IMAGENET_WEIGHTS = {"vgg16": VGG16_Weights.IMAGENET1K_V1, "vgg19": VGG19_Weights.IMAGENET1K_V1}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+CAFFE_WEIGHTS = VGG16_Weights.IMAGENET1K_FEATURES  # Caffe VGG16, features only, vgg16 only
+_CAFFE_PRESET = CAFFE_WEIGHTS.transforms()
+CAFFE_MEAN = tuple(float(v) for v in _CAFFE_PRESET.mean)  # (123, 117, 104) / 255, RGB
+CAFFE_STD = tuple(float(v) for v in _CAFFE_PRESET.std)  # 1 / 255: the net sees 0-255 pixels
+INPUT_NORMS = {"torchvision": (IMAGENET_MEAN, IMAGENET_STD), "caffe": (CAFFE_MEAN, CAFFE_STD)}
 
 
 def layer_names(arch: str) -> list[str]:
@@ -77,22 +90,48 @@ def _random_state_dict(features: nn.Sequential, seed: int) -> dict[str, Tensor]:
     return state
 
 
-def _imagenet_state_dict(arch: str) -> dict[str, Tensor]:
-    weights = IMAGENET_WEIGHTS[arch]
+def resolve_input_norm(weights: str, input_norm: str) -> str:
+    """The input convention of ``weights``: ``"caffe"`` or ``"torchvision"`` (see module doc).
+
+    ``"auto"`` picks ``"caffe"`` for ``imagenet_features`` and ``"torchvision"`` otherwise
+    (random weights and files included: a local Caffe file needs ``vgg.input_norm=caffe``).
+    """
+    if input_norm not in ("auto", *INPUT_NORMS):
+        raise FastNSTError(f"unknown vgg.input_norm {input_norm!r}; use auto, torchvision or caffe")
+    native = {"imagenet": "torchvision", "imagenet_features": "caffe"}.get(weights)
+    if input_norm == "auto":
+        return native or "torchvision"
+    if native is not None and input_norm != native:
+        raise FastNSTError(
+            f"vgg.input_norm={input_norm} does not fit vgg.weights={weights} (trained on "
+            f"{native} inputs); leave vgg.input_norm=auto"
+        )
+    return input_norm
+
+
+def _download_state_dict(arch: str, weights: str) -> dict[str, Tensor]:
+    """``imagenet`` or ``imagenet_features`` through torchvision's weights enum."""
+    if weights == "imagenet_features" and arch != "vgg16":
+        raise FastNSTError(
+            f"vgg.weights=imagenet_features exists for vgg16 only, not {arch}: use a vgg16 loss "
+            "(loss=johnson) or vgg.weights=imagenet"
+        )
+    enum = CAFFE_WEIGHTS if weights == "imagenet_features" else IMAGENET_WEIGHTS[arch]
+    norm = " vgg.input_norm=caffe" if weights == "imagenet_features" else ""
     try:
-        return weights.get_state_dict(progress=True)
+        return enum.get_state_dict(progress=True)
     except OSError as err:  # URLError and friends: no network, proxy, DNS
         raise FastNSTError(
-            f"cannot download the {arch} ImageNet weights ({err}); fetch {weights.url} "
-            f"on a machine with internet and pass vgg.weights=/path/to/{Path(weights.url).name}"
+            f"cannot download the {arch} vgg.weights={weights} ({err}); fetch {enum.url} on a "
+            f"machine with internet and pass vgg.weights=/path/to/{Path(enum.url).name}{norm}"
         ) from err
 
 
 def _file_state_dict(path: Path) -> dict[str, Tensor]:
     if not path.is_file():
         raise FastNSTError(
-            f"VGG weights file not found: {path}; pass vgg.weights=imagenet, "
-            "vgg.weights=random or the path of a torchvision VGG state dict"
+            f"VGG weights file not found: {path}; pass vgg.weights=imagenet, imagenet_features, "
+            "random or the path of a torchvision VGG state dict"
         )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -106,9 +145,13 @@ def load_vgg_state_dict(arch: str, weights: str, *, seed: int = 0) -> dict[str, 
     Args:
         arch: ``"vgg16"`` or ``"vgg19"``.
         weights: ``"imagenet"`` (torchvision's weights enum, downloaded once into the torch hub
-            cache), ``"random"`` (seeded Kaiming init, for tests and offline smoke runs only;
-            logged as a warning) or the path of a file holding a full torchvision VGG state dict
-            (``features.*`` and ``classifier.*``) or a features-only one (``0.weight``, ...).
+            cache), ``"imagenet_features"`` (the Caffe VGG16 of Johnson et al. 2016,
+            ``VGG16_Weights.IMAGENET1K_FEATURES``, vgg16 only, downloaded alike), ``"random"``
+            (seeded Kaiming init, for tests and offline smoke runs only; logged as a warning) or
+            the path of a file holding a full torchvision VGG state dict (``features.*`` and
+            ``classifier.*``) or a features-only one (``0.weight``, ...).
+            A file of Caffe weights needs the Caffe input convention: ``input_norm="caffe"``
+            of :class:`VGGFeatures`.
         seed: Seed of the random weights.
     """
     if weights == "random":
@@ -118,7 +161,10 @@ def load_vgg_state_dict(arch: str, weights: str, *, seed: int = 0) -> dict[str, 
             seed,
         )
         return _random_state_dict(_build_features(arch, len(layer_names(arch)), "max"), seed)
-    state = _imagenet_state_dict(arch) if weights == "imagenet" else _file_state_dict(Path(weights))
+    if weights in ("imagenet", "imagenet_features"):
+        state = _download_state_dict(arch, weights)
+    else:
+        state = _file_state_dict(Path(weights))
     if any(key.startswith("features.") for key in state):
         prefix = "features."
         state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
@@ -128,7 +174,8 @@ def load_vgg_state_dict(arch: str, weights: str, *, seed: int = 0) -> dict[str, 
 class VGGFeatures(nn.Module):
     """Frozen VGG16/VGG19 encoder returning the named layers asked for, in one forward pass.
 
-    Input contract: RGB in [0, 1], shape (N, 3, H, W); ImageNet normalization happens inside.
+    Input contract: RGB in [0, 1], shape (N, 3, H, W); the normalization the weights were
+    trained with happens inside, (x - mean) / std with the mean and std of ``input_norm``.
     The network is cut after the deepest of ``layers``. Its weights are non-persistent buffers,
     not parameters: nothing can train them and they never enter a checkpoint. ``train()`` is a
     no-op, so a parent's ``.train()`` cannot switch it out of eval mode.
@@ -137,6 +184,9 @@ class VGGFeatures(nn.Module):
         arch: ``"vgg16"`` or ``"vgg19"``.
         layers: Names of the layers ``forward`` returns by default (for example ``relu2_2``).
         weights: See :func:`load_vgg_state_dict`.
+        input_norm: ``"auto"`` (``"caffe"`` for ``imagenet_features``, else ``"torchvision"``),
+            ``"torchvision"`` or ``"caffe"`` (for a local file of Caffe weights); see the
+            module docstring.
         pooling: ``"max"`` (torchvision) or ``"avg"`` (recommended by Gatys et al. 2016).
         seed: Seed of ``weights="random"``.
     """
@@ -147,11 +197,13 @@ class VGGFeatures(nn.Module):
         layers: Iterable[str] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
         *,
         weights: str = "imagenet",
+        input_norm: str = "auto",
         pooling: str = "max",
         seed: int = 0,
     ) -> None:
         super().__init__()
         names = layer_names(arch)
+        self.input_norm = resolve_input_norm(weights, input_norm)
         self.arch = arch
         self.layers = list(dict.fromkeys(layers))
         unknown = [name for name in self.layers if name not in names]
@@ -161,8 +213,9 @@ class VGGFeatures(nn.Module):
         self.names = names[:depth]
         self.features = _build_features(arch, depth, pooling)
         self._load(load_vgg_state_dict(arch, weights, seed=seed), weights)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in INPUT_NORMS[self.input_norm])
+        self.register_buffer("mean", mean, persistent=False)
+        self.register_buffer("std", std, persistent=False)
         self.eval()
 
     def _load(self, state: dict[str, Tensor], source: str) -> None:

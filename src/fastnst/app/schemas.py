@@ -26,6 +26,8 @@ from fastnst.errors import FastNSTError
 class TrainSchema:
     seed: int = 0
     ckpt_path: str | None = None
+    styles: Any = None  # null, a list of painting names / image paths, or a set's name
+    init_from: str | None = None
 
 
 @dataclass
@@ -88,6 +90,7 @@ class VGGSchema:
     weights: str = "imagenet"
     pooling: str = "max"
     seed: int = 0
+    input_norm: str = "auto"
 
 
 @dataclass
@@ -108,6 +111,10 @@ class StylizeSchema:
     backend: str = "auto"
     channels_last: bool = False
     progress: bool = True
+    style: Any = None  # a name or a {name: weight} blend
+    sheet: bool = False
+    strip: Any = None  # two style names
+    strip_steps: int = 5
 
 
 @dataclass

@@ -6,6 +6,7 @@ from fastnst.losses.functional import (
     combine_layers,
     content_loss,
     gram_matrix,
+    relative_total_variation,
     style_distance,
     total_variation,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "feature_gradient_gram",
     "gram_matrix",
     "mean_std",
+    "relative_total_variation",
     "style_distance",
     "total_variation",
     "vgg_perceptual_loss",

@@ -11,8 +11,20 @@ number of elements of the feature map it came from. With F_l the (C, H*W) featur
 
 Gatys et al. use sums with a 1 / (4 N^2 M^2) factor instead; the means above differ from
 theirs by constants per layer, which the layer weights absorb. :func:`style_distance` offers
-their form (``"gatys"``) and a scale-free one (``"frobenius"``) as alternatives to the mean
-(``"elements"``). All reductions run in fp32.
+their form (``"gatys"``) and two scale-free ones (``"frobenius"``, ``"target"``) as
+alternatives to the mean (``"elements"``).
+
+Scale-free form (``loss.style_normalization=target``): each term is divided by the size of
+what it is compared with, so it reads "error relative to the reference itself":
+
+    E_style,l = mean((S_l(y) - S_l(s))^2) / mean(S_l(s)^2)      (per painting s)
+    E_content = mean((F_l(y) - F_l(x))^2) / mean(F_l(x)^2)      (per content image x)
+    TV_rel(y) = TV(y) / TV(x)                                   (``loss.tv_normalization``)
+
+A constant factor on a layer's activations, the network's weights, the layer or the image
+size no longer sets the scale of a term, so a style weight of 1 means "as much style as
+content" for any encoder (ImageNet or random VGG). Our addition, in no paper. All reductions
+run in fp32.
 """
 
 from __future__ import annotations
@@ -22,7 +34,10 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-NORMALIZATIONS = ("elements", "gatys", "frobenius")
+NORMALIZATIONS = ("elements", "gatys", "frobenius", "target")
+TV_NORMALIZATIONS = ("absolute", "content")
+EPS = torch.finfo(torch.float32).tiny  # floor of a feature denominator: only guards against 0
+TV_EPS = 1e-6  # floor of TV(x): far below any photo's, so a flat frame does not blow up
 
 
 def gram_matrix(features: Tensor, shift: float = 0.0) -> Tensor:
@@ -41,9 +56,22 @@ def gram_matrix(features: Tensor, shift: float = 0.0) -> Tensor:
         return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
 
 
-def content_loss(features: Tensor, target: Tensor) -> Tensor:
-    """Mean squared feature difference ||F(y) - F(x)||^2 / (B C H W) (Johnson et al. 2016)."""
-    return torch.mean((features.float() - target.float()) ** 2)
+def content_loss(features: Tensor, target: Tensor, relative: bool = False) -> Tensor:
+    """Mean squared feature difference ||F(y) - F(x)||^2 / (B C H W) (Johnson et al. 2016).
+
+    ``relative=True`` (``loss.style_normalization=target``) divides per image by the
+    content's own mean square and averages over the batch:
+
+        E = 1/B sum_b mean_chw((F_b(y) - F_b(x))^2) / mean_chw(F_b(x)^2)
+
+    Shape:
+        features, target: (B, C, H, W).
+    """
+    diff = (features.float() - target.float()) ** 2
+    if not relative:
+        return torch.mean(diff)
+    power = (target.float() ** 2).flatten(1).mean(dim=1)  # (B,)
+    return (diff.flatten(1).mean(dim=1) / power.clamp_min(EPS)).mean()
 
 
 def style_distance(statistic: Tensor, target: Tensor, normalization: str = "elements") -> Tensor:
@@ -59,6 +87,10 @@ def style_distance(statistic: Tensor, target: Tensor, normalization: str = "elem
       ``"elements"`` it weights a layer by C^2 / 4, so deep (wide) layers dominate.
     - ``"frobenius"``: E = ||S / ||S||_F - A / ||A||_F||^2, scale free: invariant to the image
       size and to the magnitude of a layer's activations, so every layer counts alike.
+    - ``"target"``: E = mean((S - A)^2) / mean(A^2), the error relative to the target's own
+      mean square, per image (so per painting: each sample is divided by its own target's).
+      Scale free like ``"frobenius"``, but it keeps the magnitude of S: a statistic twice too
+      large costs E = 1, as much as a zero one.
 
     The result is averaged over the batch.
 
@@ -71,6 +103,9 @@ def style_distance(statistic: Tensor, target: Tensor, normalization: str = "elem
         return ((statistic - target) ** 2).flatten(1).sum(dim=1).mean() / 4
     if normalization == "frobenius":
         return ((_unit(statistic) - _unit(target)) ** 2).sum(dim=1).mean()
+    if normalization == "target":
+        power = (target**2).flatten(1).mean(dim=1).clamp_min(EPS)  # (B,) or (1,)
+        return (((statistic - target) ** 2).flatten(1).mean(dim=1) / power).mean()
     raise ValueError(f"unknown style normalization {normalization!r}; use one of {NORMALIZATIONS}")
 
 
@@ -107,9 +142,28 @@ def total_variation(image: Tensor, p: int = 2) -> Tensor:
     Shape:
         image: (B, C, H, W) with H, W >= 2.
     """
+    return _total_variation_per_image(image, p).mean()
+
+
+def relative_total_variation(image: Tensor, reference: Tensor, p: int = 2) -> Tensor:
+    """Total variation relative to a reference's, 1/B sum_b TV(y_b) / TV(x_b).
+
+    With x the content photo (``loss.tv_normalization=content``), 1 means "as much variation
+    as the photo has", whatever its size or texture. TV(x) is floored at 1e-6 (a flat
+    photo; real ones are above 1e-4) so a blank frame gives a large but finite loss.
+
+    Shape:
+        image, reference: (B, C, H, W), or reference (1, C, H, W) for all of the batch.
+    """
+    reference_tv = _total_variation_per_image(reference, p).clamp_min(TV_EPS)
+    return (_total_variation_per_image(image, p) / reference_tv).mean()
+
+
+def _total_variation_per_image(image: Tensor, p: int) -> Tensor:
+    """TV of each image of the batch, (B,)."""
     if p not in (1, 2):
         raise ValueError(f"total_variation supports p=1 or p=2, got {p}")
     image = image.float()
     dy = (image[:, :, 1:, :] - image[:, :, :-1, :]).abs() ** p
     dx = (image[:, :, :, 1:] - image[:, :, :, :-1]).abs() ** p
-    return dy.mean() + dx.mean()
+    return dy.flatten(1).mean(dim=1) + dx.flatten(1).mean(dim=1)

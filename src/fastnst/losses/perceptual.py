@@ -11,7 +11,14 @@ from torch import Tensor, nn
 
 from fastnst.color import luminance, match_luminance
 from fastnst.errors import FastNSTError
-from fastnst.losses.functional import NORMALIZATIONS, combine_layers, content_loss, total_variation
+from fastnst.losses.functional import (
+    NORMALIZATIONS,
+    TV_NORMALIZATIONS,
+    combine_layers,
+    content_loss,
+    relative_total_variation,
+    total_variation,
+)
 from fastnst.losses.statistics import STATISTICS, cross_gram, make_statistic
 from fastnst.losses.style import StyleLoss
 from fastnst.vgg import VGGFeatures
@@ -28,9 +35,20 @@ class PerceptualLoss(nn.Module):
         L(y; x, s) = w_c sum_l a_l E_content,l(y, x) + w_s L_style(y, s) + w_tv TV(y)
         L_style    = sum_l b_l E_style,l   (or, log-balanced, see ``log_alpha``)
 
-    with the per-term normalization of :mod:`fastnst.losses.functional`. ``forward`` returns
-    every term (unweighted, per style layer too) so trainers and solvers can log them. Every
-    variant below is a keyword of the ``loss`` config, so the trainer and the solver get it alike.
+    with the per-term normalization of :mod:`fastnst.losses.functional`. With
+    ``style_normalization="target"`` every term is relative to its reference (the scale-free
+    loss, used for random-VGG runs):
+
+        E_style,l   = mean((S_l(y) - S_l(s))^2) / mean(S_l(s)^2)   per painting s
+        E_content,l = mean((F_l(y) - F_l(x))^2) / mean(F_l(x)^2)   per image x, batch mean
+        TV          = TV(y) / TV(x)        with ``tv_normalization="content"``
+
+    so w_s = 1 means "as much style as content" whatever the encoder, its weights, the layer,
+    the painting or the image size, and w_tv = 1 penalizes as much variation as the photo has.
+
+    ``forward`` returns every term (unweighted, per style layer too) so trainers and solvers can
+    log them. Every variant below is a keyword of the ``loss`` config, so the trainer and the
+    solver get it alike.
 
     Args:
         encoder: Returns ``{layer name: features}`` for ``encoder(image, layers)``; a
@@ -42,11 +60,16 @@ class PerceptualLoss(nn.Module):
         style_weight: w_s.
         tv_weight: w_tv.
         tv_p: 2 for squared total variation, 1 for L1 (:func:`total_variation`).
+        tv_normalization: ``"absolute"``: TV(y) as it is (Johnson et al. 2016). ``"content"``:
+            TV(y) / TV(x), relative to the content photo's own variation, per image, batch
+            mean (:func:`relative_total_variation`); the one to pair with ``"target"``.
         style_statistic: ``"gram"`` (Gatys et al. 2016), ``"gradient_gram"`` (Gram of the
             activations and their finite differences) or ``"mean_std"`` (per-channel mean and
             std, Huang & Belongie 2017); see :mod:`fastnst.losses.statistics`.
-        style_normalization: ``"elements"`` (mean), ``"gatys"`` (1 / (4 N^2 M^2) sum form) or
-            ``"frobenius"`` (unit-norm statistics); see ``style_distance``.
+        style_normalization: ``"elements"`` (mean), ``"gatys"`` (1 / (4 N^2 M^2) sum form),
+            ``"frobenius"`` (unit-norm statistics) or ``"target"`` (relative to the painting's
+            own mean square; it also makes the content term relative to the photo's, see
+            above); see ``style_distance``.
         activation_shift: s in G = (F + s)(F + s)^T (Novak & Nikulin 2016 use s = -1).
         correlation_chain: Compare Grams between neighbouring style layers, the deeper one
             upsampled (Novak & Nikulin 2016, :func:`cross_gram`), instead of one Gram per layer;
@@ -77,6 +100,7 @@ class PerceptualLoss(nn.Module):
         style_weight: float = 1e5,
         tv_weight: float = 0.0,
         tv_p: int = 2,
+        tv_normalization: str = "absolute",
         style_statistic: str = "gram",
         style_normalization: str = "elements",
         activation_shift: float = 0.0,
@@ -86,6 +110,10 @@ class PerceptualLoss(nn.Module):
     ) -> None:
         super().__init__()
         _check_options(style_statistic, style_normalization, correlation_chain, log_alpha, tv_p)
+        if tv_normalization not in TV_NORMALIZATIONS:
+            raise FastNSTError(
+                f"unknown loss.tv_normalization {tv_normalization!r}; use absolute or content"
+            )
         self.encoder = encoder
         self.content_layers = {name: float(w) for name, w in content_layers.items()}
         self.style_layers = {name: float(w) for name, w in style_layers.items()}
@@ -109,6 +137,8 @@ class PerceptualLoss(nn.Module):
         self.style_weight = style_weight
         self.tv_weight = tv_weight
         self.tv_p = tv_p
+        self.tv_normalization = tv_normalization
+        self.relative_content = style_normalization == "target"
         self.log_alpha = log_alpha
         self.luminance_only = luminance_only
 
@@ -147,7 +177,10 @@ class PerceptualLoss(nn.Module):
             ``total``, ``content``, ``style``, ``tv`` and ``style_<term>`` (unweighted E_l; a
             term is a layer name, or ``<layer>-<deeper layer>`` with ``correlation_chain``).
         """
-        tv = total_variation(output, self.tv_p)
+        if self.tv_normalization == "content":
+            tv = relative_total_variation(output, content, self.tv_p)
+        else:
+            tv = total_variation(output, self.tv_p)
         if self.luminance_only:
             output, content = _grey(output), _grey(content)
         with torch.no_grad():
@@ -164,7 +197,7 @@ class PerceptualLoss(nn.Module):
             scaled = {key: self.style_weight * value for key, value in per_term.items()}
             style = weighted_style = combine_layers(scaled, self.style_term_weights, self.log_alpha)
         content = sum(
-            weight * content_loss(features[name], targets[name])
+            weight * content_loss(features[name], targets[name], self.relative_content)
             for name, weight in self.content_layers.items()
         )
         total = self.content_weight * content + weighted_style + self.tv_weight * tv
@@ -196,6 +229,7 @@ def vgg_perceptual_loss(
     content_layers: Mapping[str, float],
     style_layers: Mapping[str, float],
     weights: str = "imagenet",
+    input_norm: str = "auto",
     pooling: str = "max",
     seed: int = 0,
     style_weight: float = 1e5,
@@ -209,11 +243,13 @@ def vgg_perceptual_loss(
     2016). The other files of ``configs/loss/`` are variants of these. ``loss_kwargs`` are the
     keyword options of :class:`PerceptualLoss`; its style weight is ``style_weight *
     style_weight_scale``, so a variant whose E_l has another scale (another normalization or
-    statistic) keeps using the painting's tuned ``style.weight``.
+    statistic) keeps using the painting's ``style.weight``. ``weights``, ``input_norm``,
+    ``pooling`` and ``seed`` are those of :class:`~fastnst.vgg.VGGFeatures` (``vgg.*``).
     """
     encoder = VGGFeatures(
-        arch, [*content_layers, *style_layers], weights=weights, pooling=pooling, seed=seed
-    )
+        arch, [*content_layers, *style_layers], weights=weights, input_norm=input_norm,
+        pooling=pooling, seed=seed,
+    )  # fmt: skip
     return PerceptualLoss(
         encoder, content_layers, style_layers, style_weight=style_weight * style_weight_scale,
         **loss_kwargs,

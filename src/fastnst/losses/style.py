@@ -27,7 +27,10 @@ class StyleLoss(nn.Module):
     Args:
         statistic: Maps the features of one layer (or of two, for a cross-layer statistic) to
             the per-image tensor compared, (B, ...).
-        normalization: ``"elements"``, ``"gatys"`` or ``"frobenius"``; see ``style_distance``.
+        normalization: ``"elements"``, ``"gatys"``, ``"frobenius"`` or ``"target"``; see
+            ``style_distance``. With ``"target"`` each sample's E_l is divided by the mean
+            square of its own target: the stored painting's it is compared with (selected by
+            ``style`` like the target), or that of the per-batch ``target`` row.
     """
 
     def __init__(
