@@ -74,3 +74,40 @@ def test_inference_imports_no_lightning_hydra_or_vgg(code: str) -> None:
 def test_package_face_imports_nothing_heavy() -> None:
     heavy = ("torch", "torchvision", "numpy", "PIL", *HEAVY_FOR_INFERENCE)
     assert loaded_after("import fastnst; fastnst.__version__, fastnst.FastNSTError", heavy) == []
+
+
+DEMO = PACKAGE / "demo"
+FORBIDDEN_FOR_DEMO = (
+    "fastnst.training", "fastnst.solver", "fastnst.app", "hydra", "omegaconf",
+    "pytorch_lightning", "lightning",
+)  # fmt: skip
+
+
+def imported_names(source: str) -> set[str]:
+    """Full dotted names of every module ``source`` imports (absolute imports)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_demo_imports_only_inference_models_and_the_core() -> None:
+    modules = sorted(DEMO.rglob("*.py"))
+    assert len(modules) >= 5  # the walk really sees the demo package
+    offenders = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in modules
+        for name in sorted(imported_names(path.read_text()))
+        if name.startswith(FORBIDDEN_FOR_DEMO) or name.split(".")[0] in ("hydra", "omegaconf")
+    ]
+    assert offenders == []
+    assert "fastnst.inference" in imported_names((DEMO / "catalog.py").read_text())  # probe
+
+
+def test_demo_server_loads_no_training_solver_app_or_lightning() -> None:
+    pytest.importorskip("starlette")
+    watched = (*FORBIDDEN_FOR_DEMO, "fastnst.vgg", "fastnst.demo.server")
+    assert loaded_after("import fastnst.demo.server", watched) == ["fastnst.demo.server"]

@@ -1,0 +1,81 @@
+"""``fastnst demo``: serve the demo page over a folder of models, on 127.0.0.1 by default.
+
+fastnst demo --models runs/                 # http://127.0.0.1:8000/
+fastnst demo --fetch-ort-web                # once: the local onnxruntime-web copy (npm)
+fastnst demo --models runs/ --host 0.0.0.0  # the whole network can use it: a warning
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from fastnst.errors import FastNSTError
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def demo_parser() -> argparse.ArgumentParser:
+    """The command's options: the folder, the address, the limits."""
+    parser = argparse.ArgumentParser(
+        prog="fastnst demo", description="A local web page to try the models of a folder."
+    )
+    parser.add_argument("--models", type=Path, help="folder of .ckpt, .pth and .onnx models")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1, help="inferences at once")
+    parser.add_argument("--queue", type=int, default=8, help="requests waiting; more get 503")
+    parser.add_argument("--max-upload-mb", type=float, default=16.0, help="largest upload, MB")
+    parser.add_argument("--max-pixels", type=int, default=24_000_000, help="largest upload, px")
+    parser.add_argument("--max-size", type=int, default=1536, help="long side of results, px")
+    parser.add_argument("--backend", default="auto", choices=["auto", "torch"])
+    parser.add_argument("--ort-web", type=Path, help="onnxruntime-web copy (default: cache)")
+    parser.add_argument(
+        "--fetch-ort-web", action="store_true", help="download onnxruntime-web with npm first"
+    )
+    return parser
+
+
+def main(argv: Sequence[str]) -> None:
+    """Parse ``argv``, fetch onnxruntime-web if asked, then serve until Ctrl+C."""
+    args = demo_parser().parse_args(argv)
+    try:
+        serve(args)
+    except FastNSTError as err:
+        sys.exit(f"error: {err}")
+
+
+def serve(args: argparse.Namespace) -> None:
+    """What ``main`` does once the arguments are parsed."""
+    from fastnst.demo.ortweb import fetch_ort_web
+
+    if args.fetch_ort_web:
+        folder = fetch_ort_web(args.ort_web)
+        print(f"onnxruntime-web copied to {folder}")
+        if args.models is None:
+            return
+    if args.models is None:
+        raise FastNSTError("pass --models FOLDER (a folder of .ckpt, .pth or .onnx models)")
+    try:
+        import uvicorn
+
+        from fastnst.demo.server import DemoSettings, create_app
+    except ImportError as err:
+        raise FastNSTError(f"the demo needs pip install 'fastnst[demo]' ({err.name})") from err
+    settings = DemoSettings(
+        models=args.models, max_bytes=int(args.max_upload_mb * 2**20),
+        max_pixels=args.max_pixels, max_size=args.max_size, workers=args.workers,
+        queue=args.queue, ort_web=args.ort_web, backend=args.backend,
+    )  # fmt: skip
+    app = create_app(settings)
+    if args.host not in LOOPBACK:
+        print(
+            f"warning: serving on {args.host}: anyone who can reach this machine can use the "
+            "page, upload photos and spend its CPU", file=sys.stderr,
+        )  # fmt: skip
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"fastnst demo: http://{shown}:{args.port}/ (models in {args.models}; Ctrl+C stops)")
+    sys.stdout.flush()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

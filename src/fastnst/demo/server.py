@@ -1,0 +1,206 @@
+"""The demo's web app: one static page, a JSON API over a model folder, ONNX for the browser.
+
+Routes:
+    GET  /                         the page (static/index.html, app.js, style.css under /static)
+    GET  /api/config               limits, and whether the in-browser runtime is available
+    GET  /api/models               the folder's models with their kinds and style names
+    POST /api/stylize?model=NAME   body: the photo's bytes; options ``strength``,
+                                   ``preserve_color``, ``style`` (a name or JSON weights),
+                                   ``format`` (png or jpeg); answers the stylized image
+    GET  /api/onnx?model=NAME      the model as ONNX, for onnxruntime-web
+    GET  /ort/FILE                 the local onnxruntime-web copy (a fixed list of files)
+
+Every error is JSON ``{"error": "one line"}`` with a 4xx/5xx status; the server keeps running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from fastnst.demo.catalog import ModelCatalog, UnknownModel
+from fastnst.demo.ortweb import ORT_WEB_FILES, ort_web_dir, ort_web_ready
+from fastnst.demo.slots import Busy, InferenceSlots
+from fastnst.demo.uploads import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PIXELS,
+    UploadError,
+    decode_image,
+    encode_image,
+)
+from fastnst.errors import FastNSTError
+from fastnst.version import __version__
+
+STATIC = Path(str(files("fastnst.demo") / "static"))
+MEDIA_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm"}
+# Cross-origin isolation lets onnxruntime-web use several WebAssembly threads.
+ISOLATION = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+@dataclass
+class DemoSettings:
+    """The server's limits and folders.
+
+    Attributes:
+        models: Folder of checkpoints and ONNX files.
+        max_bytes: Largest upload in bytes.
+        max_pixels: Largest upload in pixels (checked before decoding).
+        max_size: Cap on the long side of a stylized image, px.
+        workers: Inferences at once. queue: Requests that may wait; more get 503.
+        ort_web: Folder of the onnxruntime-web copy (default ``$FASTNST_CACHE/ort-web``).
+        backend: ``"auto"`` or ``"torch"``, see :class:`~fastnst.demo.catalog.ModelCatalog`.
+    """
+
+    models: Path
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_size: int = 1536
+    workers: int = 1
+    queue: int = 8
+    ort_web: Path | None = None
+    backend: str = "auto"
+
+
+def error(status: int, message: str, **headers: str) -> JSONResponse:
+    """A one-line JSON error."""
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def create_app(settings: DemoSettings) -> Starlette:
+    """The Starlette app for ``settings`` (the catalog and the slots are in ``app.state``)."""
+    catalog = ModelCatalog(settings.models, max_size=settings.max_size, backend=settings.backend)
+    slots = InferenceSlots(settings.workers, settings.queue)
+    ort_dir = settings.ort_web or ort_web_dir()
+
+    async def page(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def config(request: Request) -> Response:
+        limits = asdict(settings) | {"models": settings.models.name}
+        limits.pop("ort_web")
+        return JSONResponse({
+            **limits, "version": __version__, "ort_web_ready": ort_web_ready(ort_dir),
+            "ort_web_hint": "in-browser mode needs a local onnxruntime-web: run "
+                            "'fastnst demo --fetch-ort-web' and reload",
+        })  # fmt: skip
+
+    async def models(request: Request) -> Response:
+        infos = await slots.run(catalog.list)
+        return JSONResponse({"models": [asdict(info) for info in infos]})
+
+    async def stylize(request: Request) -> Response:
+        name, params = request.query_params.get("model", ""), request.query_params
+        check_content_type(request.headers.get("content-type", ""))
+        data = await read_limited(request, settings.max_bytes)
+        options = parse_options(params)
+        fmt = "jpeg" if params.get("format") == "jpeg" else "png"
+
+        def work() -> tuple[bytes, str]:  # decoded in the worker: queued uploads stay small
+            image = decode_image(data, settings.max_pixels)
+            return encode_image(catalog.stylizer(name, **options)(image), fmt)
+
+        body, media_type = await slots.run(work)
+        return Response(body, media_type=media_type, headers={"Cache-Control": "no-store"})
+
+    async def onnx(request: Request) -> Response:
+        path = await slots.run(catalog.onnx_path, request.query_params.get("model", ""))
+        return FileResponse(path, media_type="application/octet-stream")
+
+    async def ort(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in ORT_WEB_FILES or not (ort_dir / name).is_file():
+            return error(404, f"{name} is not in the local onnxruntime-web copy")
+        media_type = MEDIA_TYPES.get(Path(name).suffix, "application/octet-stream")
+        return FileResponse(ort_dir / name, media_type=media_type)
+
+    routes = [
+        Route("/", page), Route("/api/config", config), Route("/api/models", models),
+        Route("/api/stylize", stylize, methods=["POST"]), Route("/api/onnx", onnx),
+        Route("/ort/{name}", ort), Mount("/static", StaticFiles(directory=STATIC)),
+    ]  # fmt: skip
+    handlers = {
+        UploadError: lambda request, err: error(err.status, str(err)),
+        Busy: lambda r, err: error(503, str(err), **{"Retry-After": str(err.retry_after)}),
+        UnknownModel: lambda request, err: error(404, str(err)),
+        FastNSTError: lambda request, err: error(422, scrub(str(err), settings.models)),
+        Exception: lambda request, err: error(500, f"{type(err).__name__}: {err}"[:300]),
+    }
+    app = Starlette(routes=routes, exception_handlers=handlers)
+    app.state.catalog, app.state.slots = catalog, slots
+    return IsolationHeaders(app)
+
+
+def scrub(message: str, folder: Path) -> str:
+    """The first line of ``message`` without the server's model folder in file names."""
+    lines = message.splitlines() or [""]
+    return lines[0].replace(f"{Path(folder).expanduser()}{os.sep}", "")
+
+
+def check_content_type(content_type: str) -> None:
+    """415 for an upload that says it is not an image (a missing or generic type is sniffed)."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind and not kind.startswith("image/") and kind != "application/octet-stream":
+        raise UploadError(415, f"not an image ({kind}): upload a JPEG, PNG, WebP, BMP or GIF")
+
+
+async def read_limited(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused (413) as soon as it passes ``max_bytes``."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise UploadError(413, f"the upload is over the limit of {max_bytes} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise UploadError(413, f"the upload is over the limit of {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_options(params) -> dict:
+    """``strength``, ``preserve_color`` and ``style`` from the query, checked (400 if wrong)."""
+    try:
+        strength = float(params.get("strength", "1"))
+    except ValueError as err:
+        raise UploadError(400, "strength must be a number in [0, 1]") from err
+    if not 0.0 <= strength <= 1.0:
+        raise UploadError(400, "strength must be in [0, 1]")
+    color = params.get("preserve_color") or None
+    if color not in (None, "luminance", "histogram"):
+        raise UploadError(400, "preserve_color must be luminance or histogram")
+    style = params.get("style") or None
+    if style is not None and style.startswith("{"):
+        try:
+            style = {str(k): float(v) for k, v in json.loads(style).items()}
+        except (ValueError, AttributeError) as err:
+            raise UploadError(400, "style must be a name or JSON weights {name: weight}") from err
+    return {"strength": round(strength, 3), "preserve_color": color, "style": style}
+
+
+class IsolationHeaders:
+    """ASGI wrapper adding :data:`ISOLATION` headers to every response; ``.state`` is the app's."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app, self.state = app, app.state
+
+    async def __call__(self, scope, receive, send) -> None:
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                extra = [(k.lower().encode(), v.encode()) for k, v in ISOLATION.items()]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
