@@ -156,8 +156,10 @@ def load_vgg_state_dict(arch: str, weights: str, *, seed: int = 0) -> dict[str, 
     """
     if weights == "random":
         log.warning(
-            "vgg.weights=random: the loss network has RANDOM weights (seed %d). Style transfer "
-            "quality is meaningless; use this for tests, smoke runs and benchmarks only.",
+            "vgg.weights=random: the loss network has RANDOM weights (seed %d). With a scale-free "
+            "loss (loss=johnson_scalefree) colours and texture still move toward the painting, "
+            "but strokes that follow objects need ImageNet weights: use this for tests, smoke "
+            "runs and benchmarks only.",
             seed,
         )
         return _random_state_dict(_build_features(arch, len(layer_names(arch)), "max"), seed)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
+from pathlib import Path
+
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch import Tensor
 
+from fastnst.errors import FastNSTError
 from fastnst.losses import PerceptualLoss
 from fastnst.styles import load_style
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def style_from_config(style_cfg: DictConfig, cache_dir: str) -> Tensor:
@@ -18,12 +24,67 @@ def style_from_config(style_cfg: DictConfig, cache_dir: str) -> Tensor:
     )  # fmt: skip
 
 
-def build_loss(cfg: DictConfig, style: Tensor | None = None) -> PerceptualLoss:
+def _shipped(group: str) -> list[str]:
+    """Option names of a config group shipped in ``fastnst.configs``."""
+    folder = files("fastnst.configs").joinpath(group)
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
+
+
+def style_list(styles: str | list[str] | ListConfig) -> list[str]:
+    """The entries of ``styles=``: a list as given, or a set's list from ``configs/style_sets/``."""
+    if isinstance(styles, str):
+        path = files("fastnst.configs").joinpath("style_sets", f"{styles}.yaml")
+        if not path.is_file():
+            sets = ", ".join(_shipped("style_sets"))
+            raise FastNSTError(f"unknown styles={styles}; use a list [a,b,...] or a set: {sets}")
+        styles = OmegaConf.create(path.read_text()).styles
+    names = [str(entry) for entry in styles]
+    if len(set(names)) != len(names) or not names:
+        raise FastNSTError(f"styles={names} must list at least one painting, each once")
+    return names
+
+
+def painting_config(entry: str, size: int | None) -> DictConfig:
+    """A ``style`` entry for ``entry``: a painting of ``configs/style/`` or an image file."""
+    if entry.lower().endswith(IMAGE_SUFFIXES) or "/" in entry:
+        if not Path(entry).expanduser().is_file():
+            raise FastNSTError(f"styles entry {entry} is not an image file; fix styles=")
+        stem = Path(entry).stem
+        return OmegaConf.create({"name": stem, "image": entry, "url": None, "size": size})
+    path = files("fastnst.configs").joinpath("style", f"{entry}.yaml")
+    if not path.is_file() or entry == "custom":
+        known = [name for name in _shipped("style") if name != "custom"]
+        raise FastNSTError(
+            f"unknown painting {entry!r} in styles=; use image paths or: {', '.join(known)}"
+        )
+    cfg = OmegaConf.create(path.read_text())
+    cfg.size = size
+    return cfg
+
+
+def paintings_from_config(cfg: DictConfig) -> tuple[list[str], list[Tensor]]:
+    """Names and images, (1, 3, H_k, W_k), of the paintings a training run learns.
+
+    ``styles`` (a list of painting names and image paths, or the name of a set in
+    ``configs/style_sets/``) when set, each at ``style.size``; else the one painting of ``style``.
+    """
+    if cfg.get("styles") is None:
+        return [cfg.style.name], [style_from_config(cfg.style, cfg.paths.cache_dir)]
+    entries = [painting_config(entry, cfg.style.size) for entry in style_list(cfg.styles)]
+    names = [str(entry.name) for entry in entries]
+    if len(set(names)) != len(names):
+        raise FastNSTError(f"styles= gives two paintings the same name: {names}; rename a file")
+    return names, [style_from_config(entry, cfg.paths.cache_dir) for entry in entries]
+
+
+def build_loss(cfg: DictConfig, style: Tensor | list[Tensor] | None = None) -> PerceptualLoss:
     """The perceptual loss of ``cfg.loss`` with the style targets of ``cfg.style`` set.
 
     Shared by the trainer, the optimization solver and the comparison report, so all three
-    evaluate exactly the same loss. ``style`` is the painting when the caller has loaded it
-    already (it is then not read again).
+    evaluate exactly the same loss. ``style`` is the painting, or the list of paintings of a
+    multi-style run, when the caller has loaded them already (they are then not read again).
     """
     loss = instantiate(cfg.loss)
     loss.set_style(style_from_config(cfg.style, cfg.paths.cache_dir) if style is None else style)

@@ -2,6 +2,7 @@
 
     fastnst train style=starry_night trainer.max_steps=2000     # Hydra overrides, as train.py
     fastnst stylize model.ckpt "IMG 1 (copy).jpg" -o out.jpg    # plain paths: argparse
+    fastnst stylize multi.ckpt photo.jpg -o mix.jpg --style starry_night=0.7,great_wave=0.3
     fastnst optimize content=photo.jpg output=out.png
     fastnst compare ckpt=last.ckpt content_dir=photos/
     fastnst ablate content=photo.jpg
@@ -30,6 +31,7 @@ commands:
   optimize   Gatys et al. optimization of one image or a folder (Hydra overrides)
   compare    a trained network against the optimization solver (Hydra overrides)
   ablate     the solver under each loss variant, as a labelled grid (Hydra overrides)
+  demo       a local web page to try the models of a folder (--models DIR; --help)
 
 'fastnst COMMAND --help' describes a command."""
 
@@ -56,23 +58,42 @@ def stylize_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"])
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.add_argument(
+        "--style", action="append", metavar="NAME|NAME=W,...",
+        help="multi-style networks: a style, or a blend starry_night=0.7,great_wave=0.3 "
+        "(or --style starry_night=0.7 --style great_wave=0.3)",
+    )  # fmt: skip
+    parser.add_argument("--sheet", action="store_true", help="the image in every style, labelled")
+    parser.add_argument(
+        "--strip", nargs=2, metavar=("STYLE_A", "STYLE_B"), help="the image blended from A to B"
+    )
+    parser.add_argument("--strip-steps", type=int, default=5, help="columns of the strip")
     return parser
 
 
 def stylize_command(argv: Sequence[str]) -> None:
     """Parse ``argv`` and run :func:`fastnst.inference.files.run` with one-line errors."""
     from fastnst.app.cli import exit_on_user_error, finish_stylize, quiet_progress_logging
+    from fastnst.inference.blend import parse_style_words
     from fastnst.inference.files import run
 
     options = vars(stylize_parser().parse_args(argv))
 
     @exit_on_user_error
     def go() -> None:
+        options["style"] = parse_style_words(options["style"])
         with quiet_progress_logging():
             report = run(**options)
         finish_stylize(report)
 
     go()
+
+
+def demo_command(argv: Sequence[str]) -> None:
+    """``fastnst demo --models FOLDER``: the local web page (:mod:`fastnst.demo`, an extra)."""
+    from fastnst.demo.cli import main as demo_main
+
+    demo_main(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -87,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     command, rest = args[0], args[1:]
     if command == "stylize":
         stylize_command(rest)
+        return
+    if command == "demo":
+        demo_command(rest)
         return
     if command not in HYDRA_COMMANDS:
         sys.exit(f"error: unknown command {command!r}; use one of train, stylize, "

@@ -8,33 +8,56 @@ from pathlib import Path
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
-from fastnst.app.builders import build_loss, style_from_config
+from fastnst.app.builders import build_loss, paintings_from_config
 from fastnst.errors import FastNSTError
+from fastnst.models.checkpoint import load_style_checkpoint
+from fastnst.models.extend import extend_styles, train_only_styles
 from fastnst.training.module import StyleTransferModule
 from fastnst.training.speed import auto_precision
 
 log = logging.getLogger(__name__)
 
 
+def build_transformer(cfg: DictConfig, names: list[str]) -> nn.Module:
+    """The network of ``cfg.model`` for the paintings ``names``; ``model.num_styles`` is set to
+    their number. With ``init_from``: that checkpoint's network grown to ``names``, only the
+    new styles' norm rows trainable (:mod:`fastnst.models.extend`)."""
+    if cfg.get("init_from") is not None:
+        source = load_style_checkpoint(cfg.init_from)
+        model, new = extend_styles(source.model, source.styles, names)
+        train_only_styles(model, new)
+        log.info("init_from %s: training styles %s only", cfg.init_from, names[new[0] :])
+        return model
+    if "num_styles" in cfg.model:
+        return instantiate(cfg.model, num_styles=len(names))
+    if len(names) > 1:
+        raise FastNSTError(
+            f"styles= lists {len(names)} paintings but this model holds one; add model=johnson_cin"
+        )
+    return instantiate(cfg.model)
+
+
 def build_module(cfg: DictConfig) -> StyleTransferModule:
     """Transform network + perceptual loss (style targets set) wrapped in the LightningModule.
 
-    The painting is passed on too, for the validation quality measures.
+    The paintings (``style``, or the list ``styles``) are passed on too, for the validation
+    quality measures.
     """
-    style = style_from_config(cfg.style, cfg.paths.cache_dir)
+    names, paintings = paintings_from_config(cfg)
     return StyleTransferModule(
-        instantiate(cfg.model),
-        build_loss(cfg, style),
+        build_transformer(cfg, names),
+        build_loss(cfg, paintings),
         lr=cfg.optim.lr,
         scheduler=cfg.optim.scheduler,
-        style_names=[cfg.style.name],
+        style_names=names,
         config=OmegaConf.to_container(cfg, resolve=True),
         sample_every_n_steps=cfg.samples.every_n_steps,
         num_samples=cfg.samples.count,
         channels_last=cfg.speed.channels_last,
         compile=cfg.speed.compile,
-        style_images=[style],
+        style_images=paintings,
     )
 
 

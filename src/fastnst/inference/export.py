@@ -2,7 +2,9 @@
 
 Both formats hold ``ExportedStylizer``: (N, 3, H, W) RGB float32 in [0, 1] -> the same shape,
 clamped to [0, 1], for any N and any H, W >= 1. A multi-style network (``num_styles > 1``) gets
-a second input, ``style``: its (S,) style weights, passed on as ``model(x, style)``.
+a second input, ``style``: its (S,) style weights, passed on as ``model(x, style)``; its style
+names go along as JSON, in the ONNX ``metadata_props`` entry ``styles`` and in the TorchScript
+file's extra file ``styles.json``.
 
 The network pads its input (to a multiple of 4 and at least 8 px) with a Python branch on the
 shape, which export would freeze at the example's size. So the wrapper pads first, exactly as
@@ -17,7 +19,9 @@ deprecated: prefer ONNX for new deployments. ``fastnst.inference.runtime`` runs 
 from __future__ import annotations
 
 import copy
+import json
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -28,6 +32,7 @@ from fastnst.io.atomic import atomic_path
 
 FORMATS = ("torchscript", "onnx")
 INPUT_NAME, STYLE_NAME, OUTPUT_NAME = "image", "style", "stylized"
+STYLES_METADATA = "styles"  # ONNX metadata key (and TorchScript extra file stem) of the names
 OPSET = 18
 MIN_SIDE = 8  # TransformerNet pads every side to at least this, and to a multiple of 4
 
@@ -82,8 +87,14 @@ def example_inputs(model: nn.Module) -> tuple[Tensor, ...]:
     return (image,) if num_styles <= 1 else (image, torch.full((num_styles,), 1 / num_styles))
 
 
-def export_model(model: nn.Module, path: str | Path, fmt: str, *, overwrite: bool = False) -> Path:
+def export_model(
+    model: nn.Module, path: str | Path, fmt: str, *, overwrite: bool = False,
+    styles: Sequence[str] | None = None,
+) -> Path:  # fmt: skip
     """Write ``model`` (a transform network; left unchanged) to ``path`` as TorchScript or ONNX.
+
+    ``styles`` (default: ``model.style_names``, set by ``load_style_checkpoint``) are stored
+    in the file when given.
 
     Raises:
         FastNSTError: Unknown format, ``path`` exists without ``overwrite``, or the ONNX
@@ -95,21 +106,39 @@ def export_model(model: nn.Module, path: str | Path, fmt: str, *, overwrite: boo
     network = copy.deepcopy(model).cpu().float()
     wrapper = ExportedStylizer(network).requires_grad_(False)
     examples = example_inputs(model)
+    names = styles if styles is not None else getattr(model, "style_names", None)
+    metadata = {} if names is None else {STYLES_METADATA: json.dumps([str(n) for n in names])}
     with atomic_path(path, overwrite=overwrite) as tmp:
         if fmt == "torchscript":
-            _export_torchscript(wrapper, examples, tmp)
+            _export_torchscript(wrapper, examples, tmp, metadata)
         else:
             _export_onnx(wrapper, examples, tmp)
+            if metadata:
+                _add_onnx_metadata(tmp, metadata)
     return path
 
 
-def _export_torchscript(wrapper: nn.Module, examples: tuple[Tensor, ...], path: Path) -> None:
+def _add_onnx_metadata(path: Path, metadata: dict[str, str]) -> None:
+    """Store ``metadata`` in the ONNX file's ``metadata_props`` (read back by ONNX Runtime's
+    ``get_modelmeta().custom_metadata_map``)."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(path))
+
+
+def _export_torchscript(
+    wrapper: nn.Module, examples: tuple[Tensor, ...], path: Path, metadata: dict[str, str]
+) -> None:
     """Trace; the tracer's warnings about the network's own (never taken) pad branch are
     expected: the wrapper has already padded, with its shape arithmetic traced."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(wrapper, examples)
-    traced.save(str(path))
+    traced.save(str(path), _extra_files={f"{k}.json": v for k, v in metadata.items()})
 
 
 def _export_onnx(wrapper: nn.Module, examples: tuple[Tensor, ...], path: Path) -> None:

@@ -5,7 +5,9 @@ Images keep their EXIF metadata (orientation applied to the pixels) and alpha ch
 are written atomically and an existing file is never replaced unless ``overwrite=True``. In a
 folder, an unreadable image, an existing output or an image that fails to stylize or save is
 reported and skipped, the rest go on; in a video, so is a corrupt frame. ``ckpt`` may also be an
-exported ``.onnx`` model, run by ONNX Runtime on the CPU.
+exported ``.onnx`` model, run by ONNX Runtime on the CPU. A multi-style network takes ``style``
+(a name or a blend), or makes a labelled contact sheet of one photo in every style (``sheet``)
+or a strip blending two styles (``strip``, ``strip_steps`` columns).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tqdm import tqdm
 
 from fastnst.errors import FastNSTError
 from fastnst.inference.export import export_model
+from fastnst.inference.sheets import interpolation_strip, style_sheet
 from fastnst.inference.stylizer import Stylizer
 from fastnst.inference.video import VIDEO_SUFFIXES, stylize_video
 from fastnst.io.atomic import refuse_existing
@@ -168,7 +171,8 @@ def _same_size_runs(jobs: list[_Job]) -> list[list[_Job]]:
 
 def run(
     *, ckpt: str, output: str, input: str | None = None, export: str | None = None,
-    overwrite: bool = False, progress: bool = True, **options,
+    overwrite: bool = False, progress: bool = True, sheet: bool = False,
+    strip: list[str] | None = None, strip_steps: int = 5, **options,
 ) -> Report:  # fmt: skip
     """Stylize ``input`` (image, folder or video) into ``output``, or export the network.
 
@@ -180,7 +184,10 @@ def run(
         export: None, ``"torchscript"`` or ``"onnx"``.
         overwrite: Replace existing outputs.
         progress: Show a progress bar for folders and videos.
-        **options: Keyword arguments of ``Stylizer`` (device, strength, size, tile, ...).
+        sheet: Write a labelled grid of the input image in every style of the network.
+        strip: Two style names: write the input image blended from one to the other.
+        strip_steps: Columns of the strip, both pure styles included.
+        **options: Keyword arguments of ``Stylizer`` (device, strength, size, tile, style, ...).
     """
     report = Report()
     is_onnx = Path(ckpt).suffix.lower() == ".onnx"
@@ -189,8 +196,9 @@ def run(
             f"ckpt={ckpt} is already an exported model; export= needs its PyTorch checkpoint"
         )
     if export is not None:
-        model = load_style_checkpoint(ckpt).model
-        report.written.append(export_model(model, output, export, overwrite=overwrite))
+        loaded = load_style_checkpoint(ckpt)
+        written = export_model(loaded.model, output, export, overwrite=overwrite)
+        report.written.append(written)
         return report
     if input is None:
         raise FastNSTError("no input: pass input=photo.jpg, input=folder/ or input=clip.mp4")
@@ -200,6 +208,8 @@ def run(
     is_video = src.suffix.lower() in VIDEO_SUFFIXES
     if options.get("backend", "auto") == "auto" and not (is_onnx or is_video or src.is_dir()):
         options["backend"] = "torch"  # one image does not repay the seconds of ONNX export
+    if sheet or strip:
+        return _grid(ckpt, src, dst, sheet, strip, strip_steps, overwrite, options)
     stylizer = Stylizer.from_checkpoint(ckpt, **options)
     if src.is_dir():
         if dst.suffix.lower() in SAVE_SUFFIXES | VIDEO_SUFFIXES:
@@ -215,3 +225,25 @@ def run(
         stylize_image(stylizer, src, dst, overwrite=overwrite)
     report.written.append(dst)
     return report
+
+
+def _grid(
+    ckpt: str, src: Path, dst: Path, sheet: bool, strip: list[str] | None, steps: int,
+    overwrite: bool, options: dict,
+) -> Report:  # fmt: skip
+    """``sheet`` / ``strip`` of one image ``src`` into the image file ``dst``."""
+    if sheet and strip:
+        raise FastNSTError("sheet=true and strip= each write one image: pass one of them")
+    if src.is_dir() or src.suffix.lower() in VIDEO_SUFFIXES:
+        raise FastNSTError(f"sheet= and strip= take one image as input, not {src}")
+    if dst.is_dir() or dst.suffix.lower() not in SAVE_SUFFIXES:
+        raise FastNSTError(f"sheet= and strip= write one image: pass output=sheet.png, not {dst}")
+    options.pop("style", None)  # every style, or the two of the strip
+    stylizer = Stylizer.from_checkpoint(ckpt, **options)
+    content = pil_to_tensor(open_rgb(src))
+    if strip:
+        image = interpolation_strip(stylizer, content, list(strip), steps)
+    else:
+        image = style_sheet(stylizer, content)
+    save_image(image, dst, overwrite=overwrite)
+    return Report(written=[dst])

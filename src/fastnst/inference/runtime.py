@@ -20,11 +20,11 @@ import torch
 from torch import Tensor, nn
 
 from fastnst.errors import FastNSTError
-from fastnst.inference.export import INPUT_NAME, OPSET, STYLE_NAME, export_model
+from fastnst.inference.export import INPUT_NAME, OPSET, STYLE_NAME, STYLES_METADATA, export_model
 
 log = logging.getLogger(__name__)
 
-EXPORT_REVISION = 2  # bump when ExportedStylizer changes, so older cached exports are not reused
+EXPORT_REVISION = 3  # bump when ExportedStylizer changes, so older cached exports are not reused
 
 
 def cache_dir() -> Path:
@@ -65,7 +65,7 @@ class OnnxModel:
 
     Args:
         path: An ONNX file written by fastnst's export (inputs ``image`` and, for multi-style
-            networks, ``style``).
+            networks, ``style``; the style names, when known, in the metadata ``styles``).
 
     Raises:
         FastNSTError: onnxruntime is missing, or the file is missing, unreadable or not a
@@ -91,6 +91,8 @@ class OnnxModel:
                 "export the PyTorch checkpoint with export=onnx"
             )
         self.num_styles = int(inputs[STYLE_NAME][0]) if STYLE_NAME in inputs else 1
+        names = self.session.get_modelmeta().custom_metadata_map.get(STYLES_METADATA)
+        self.styles: list[str] | None = json.loads(names) if names else None  # index order
 
     def __call__(self, image: Tensor, style: Tensor | None = None) -> Tensor:
         """(N, 3, H, W) float RGB in [0, 1] -> stylized, same shape, clamped to [0, 1]."""

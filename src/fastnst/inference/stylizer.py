@@ -10,11 +10,16 @@
    stylized luminance (Gatys et al. 2017, sec. 5.1); ``"histogram"`` matches each RGB channel's
    histogram to the content's (Gatys et al. 2017, sec. 5.2, applied to the output).
 4. ``strength`` s in [0, 1]: out = s * stylized + (1 - s) * content, so s = 0 returns the content.
+
+A multi-style network (conditional instance norm, Dumoulin et al. 2017) also takes ``style``: a
+painting's name, or a blend ``{"starry_night": 0.7, "great_wave": 0.3}`` (see
+:mod:`fastnst.inference.blend`); it can be changed between calls (``stylizer.style = ...``).
 """
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -25,6 +30,7 @@ from torch import Tensor, nn
 from fastnst.color import match_histograms, transfer_luminance
 from fastnst.device import resolve_device
 from fastnst.errors import FastNSTError
+from fastnst.inference.blend import StyleChoice, style_vector
 from fastnst.inference.runtime import OnnxModel, cached_onnx_model
 from fastnst.inference.tiling import stylize_tiled
 from fastnst.io.image import pil_to_tensor, tensor_to_pil
@@ -64,10 +70,16 @@ class Stylizer:
             to ONNX, a few seconds, or loaded from the export cache, see
             :mod:`fastnst.inference.runtime`; it then runs 1.5-2.3x faster than eager PyTorch
             on our CPU in ``scripts/benchmark_stylize.py``), or ``"auto"``: onnxruntime on
-            the CPU when it is installed (and the network has one style), else torch. Tiles
-            always run in PyTorch (they need its hooks).
+            the CPU when it is installed, else torch. Tiles always run in PyTorch (they
+            need its hooks).
         checkpoint: The file ``model`` was loaded from, if any: its sha256 names the cached
             ONNX export (without it, the weights are hashed).
+        style: For a multi-style network (required there before stylizing): a style name, an
+            index, or a blend ``{name: weight}`` (normalised to sum to 1). ``None`` for a
+            single-style network. An unknown name is an error that lists the styles.
+        styles: The network's style names in style-index order; by default those
+            ``load_style_checkpoint`` or the ONNX file's metadata give (``model.style_names``,
+            ``OnnxModel.styles``), else ``"0"``, ``"1"``, ...
     """
 
     def __init__(
@@ -85,6 +97,8 @@ class Stylizer:
         channels_last: bool = False,
         backend: str = "auto",
         checkpoint: str | Path | None = None,
+        style: StyleChoice = None,
+        styles: Sequence[str] | None = None,
     ) -> None:
         _check_options(strength, preserve_color, size, max_size, tile, tile_overlap)
         self.strength, self.preserve_color = strength, preserve_color
@@ -95,6 +109,8 @@ class Stylizer:
         self.checkpoint = checkpoint
         # ONNX Runtime's model: given, or for the onnxruntime backend made on first use
         self._onnx = model if isinstance(model, OnnxModel) else None
+        self.styles = _style_names(model, styles)
+        self.style = style
         if self._onnx is not None:
             _check_onnx_options(model, device, tile, channels_last, backend)
             self.device, self.backend, self.model = torch.device("cpu"), "onnxruntime", model
@@ -102,7 +118,18 @@ class Stylizer:
         self.device = resolve_device(device)
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         self.model = model.eval().requires_grad_(False).to(self.device, memory_format=fmt)
-        self.backend = _resolve_backend(backend, self.device, getattr(model, "num_styles", 1))
+        self.backend = _resolve_backend(backend, self.device)
+
+    @property
+    def style(self) -> StyleChoice:
+        """The style choice; setting it checks it against ``styles``."""
+        return self._style
+
+    @style.setter
+    def style(self, style: StyleChoice) -> None:
+        multi = len(self.styles) > 1
+        self.style_weights = None if style is None else style_vector(style, self.styles)
+        self._style = style if multi or style is None else None
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto", **options) -> Stylizer:
@@ -112,7 +139,9 @@ class Stylizer:
         path = Path(path).expanduser()
         if path.suffix.lower() == ".onnx":
             return cls(OnnxModel(path), device=device, **options)
-        return cls(load_style_checkpoint(path).model, device=device, checkpoint=path, **options)
+        loaded = load_style_checkpoint(path)
+        options.setdefault("styles", loaded.styles)
+        return cls(loaded.model, device=device, checkpoint=path, **options)
 
     def __call__(self, image: Image.Image | Tensor) -> Image.Image | Tensor:
         """Stylize a PIL image (returns RGB PIL, upright: its EXIF orientation is applied) or a
@@ -128,6 +157,8 @@ class Stylizer:
         """(N, 3, H, W) content in [0, 1] -> (N, 3, H', W') stylized in [0, 1], on the CPU."""
         if content.dim() != 4 or content.shape[1] != 3:
             raise ValueError(f"expected content of shape (N, 3, H, W), got {tuple(content.shape)}")
+        if len(self.styles) > 1 and self.style_weights is None:
+            style_vector(None, self.styles)  # raises: which style?
         content = content.float().cpu()
         h, w = target_size(*content.shape[-2:], self.size, self.max_size)
         resized = content
@@ -145,19 +176,21 @@ class Stylizer:
 
     def _forward(self, batch: Tensor) -> Tensor:
         """The network on one batch, whole or tiled; returns a float32 CPU tensor."""
+        weights = self.style_weights
         if self.tile is not None and max(batch.shape[-2:]) > self.tile:
             return _cat([
                 stylize_tiled(
                     self.model, image[None], tile=self.tile, overlap=self.tile_overlap,
-                    device=self.device,
+                    device=self.device, style=weights,
                 ) for image in batch
             ])  # fmt: skip
         if self.backend == "onnxruntime":
             self._onnx = self._onnx or cached_onnx_model(self.model, self.checkpoint)
-            return self._onnx(batch)
+            return self._onnx(batch, weights)
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         x = batch.to(self.device).contiguous(memory_format=fmt)
-        return self.model(x).float().cpu().contiguous()
+        y = self.model(x) if weights is None else self.model(x, weights.to(self.device))
+        return y.float().cpu().contiguous()
 
 
 def _check_options(
@@ -183,11 +216,6 @@ def _check_onnx_options(
     backend: str,
 ) -> None:  # fmt: skip
     """An exported model runs with ONNX Runtime on the CPU: refuse the PyTorch-only options."""
-    if model.num_styles > 1:
-        raise FastNSTError(
-            f"ckpt={model.path} is a multi-style ONNX model, which the Stylizer cannot run yet "
-            "(it passes no style weights); pass ckpt= its PyTorch checkpoint"
-        )
     refused = [
         f"{name}={value}"
         for name, value, allowed in (
@@ -211,17 +239,30 @@ def _cat(tensors: list[Tensor]) -> Tensor:
     return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
 
 
-def _resolve_backend(backend: str, device: torch.device, num_styles: int) -> str:
-    """``"auto"`` -> onnxruntime on the CPU when it and the ONNX exporter are installed and the
-    network has one style (the Stylizer passes no style weights yet, and the PyTorch network
-    chooses its own default for a missing style, which the export cannot)."""
+def _style_names(model: nn.Module | OnnxModel, styles: Sequence[str] | None) -> list[str]:
+    """The style names of ``model``: ``styles``, else what the checkpoint or the ONNX metadata
+    said, else ``"0"``, ``"1"``, ...
+
+    Raises:
+        FastNSTError: ``styles`` does not have one name per style of the network.
+    """
+    count = int(getattr(model, "num_styles", 1))
+    names = styles or getattr(model, "style_names", None) or getattr(model, "styles", None)
+    if names is None or (styles is None and len(names) != count):
+        names = [str(k) for k in range(count)]
+    if len(names) != count:
+        raise FastNSTError(f"styles= names {len(names)} styles but the network holds {count}")
+    return [str(name) for name in names]
+
+
+def _resolve_backend(backend: str, device: torch.device) -> str:
+    """``"auto"`` -> onnxruntime on the CPU when it and the ONNX exporter are installed (the
+    style weights of a multi-style network are the export's second input), else torch."""
     if backend not in BACKENDS:
         raise FastNSTError(f"unknown backend={backend}; use one of {', '.join(BACKENDS)}")
     available = all(importlib.util.find_spec(name) for name in ("onnxruntime", "onnxscript"))
     if backend == "onnxruntime" and (device.type != "cpu" or not available):
         raise FastNSTError("backend=onnxruntime needs device=cpu and pip install 'fastnst[export]'")
-    if backend == "onnxruntime" and num_styles > 1:
-        raise FastNSTError("backend=onnxruntime runs single-style networks only; use backend=torch")
     if backend == "auto":
-        return "onnxruntime" if device.type == "cpu" and available and num_styles == 1 else "torch"
+        return "onnxruntime" if device.type == "cpu" and available else "torch"
     return backend

@@ -34,10 +34,17 @@ def instance_norms(model: nn.Module) -> list[nn.InstanceNorm2d]:
     return [m for m in model.modules() if isinstance(m, nn.InstanceNorm2d)]
 
 
+def _run(model: nn.Module, image: Tensor, style: Tensor | None) -> Tensor:
+    return model(image) if style is None else model(image, style)
+
+
 @torch.no_grad()
-def record_norm_stats(model: nn.Module, image: Tensor) -> NormStats:
-    """Run ``model`` on ``image`` (1, 3, H, W) and return each instance norm's input mean and
-    biased variance per channel, each of shape (C,)."""
+def record_norm_stats(model: nn.Module, image: Tensor, style: Tensor | None = None) -> NormStats:
+    """Run ``model`` on ``image`` (1, 3, H, W) (in style ``style``, for a multi-style network)
+    and return each instance norm's input mean and biased variance per channel, each (C,).
+
+    A conditional instance norm normalizes with an inner ``nn.InstanceNorm2d`` before its
+    per-style scale and shift, so its statistics are recorded and shared like any other's."""
     stats: NormStats = {}
 
     def hook(module: nn.Module, inputs: tuple[Tensor, ...]) -> None:
@@ -46,7 +53,7 @@ def record_norm_stats(model: nn.Module, image: Tensor) -> NormStats:
 
     handles = [norm.register_forward_pre_hook(hook) for norm in instance_norms(model)]
     try:
-        model(image)
+        _run(model, image, style)
     finally:
         for handle in handles:
             handle.remove()
@@ -95,6 +102,7 @@ def stylize_tiled(
     overlap: int = 64,
     stats_size: int = 1024,
     device: torch.device | str = "cpu",
+    style: Tensor | None = None,
 ) -> Tensor:
     """Stylize a (1, 3, H, W) CPU image tile by tile with shared instance-norm statistics.
 
@@ -106,6 +114,7 @@ def stylize_tiled(
         stats_size: Long side of the downscaled whole image that the statistics come from;
             an image no larger than this gives the statistics of the untiled run exactly.
         device: Where the model runs; the accumulators stay on the CPU.
+        style: The (S,) style weights of a multi-style network, passed as ``model(x, style)``.
 
     Returns:
         The stylized (1, 3, H, W) image on the CPU, unclamped.
@@ -121,14 +130,15 @@ def stylize_tiled(
         size = (max(8, round(h * scale)), max(8, round(w * scale)))
         small = F.interpolate(image, size=size, mode="bilinear", antialias=True)
     dtype = next(model.parameters()).dtype
-    stats = record_norm_stats(model, small.to(device, dtype))
+    style = None if style is None else style.to(device)
+    stats = record_norm_stats(model, small.to(device, dtype), style)
     out = torch.zeros(1, 3, h, w)
     tops, lefts = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
     with frozen_norm_stats(model, stats):
         for top in tops:
             for left in lefts:
                 crop = image[..., top : top + tile, left : left + tile]
-                y = model(crop.to(device, dtype)).float().cpu()
+                y = _run(model, crop.to(device, dtype), style).float().cpu()
                 weight = ramp(y.shape[-2], overlap)[:, None] * ramp(y.shape[-1], overlap)[None]
                 out[..., top : top + y.shape[-2], left : left + y.shape[-1]] += y * weight
     # The tiles form a grid, so sum_t w_t(i, j) = R(i) C(j): two vectors, not an H x W plane.

@@ -148,6 +148,7 @@ def load_style_checkpoint(path: str | Path) -> StyleCheckpoint:
     except RuntimeError as err:
         raise FastNSTError(f"checkpoint {path} does not match its model args: {err}") from err
     styles = meta.get("styles") or [str(meta.get("style", "unknown"))]
+    model.style_names = [str(name) for name in styles]  # for Stylizer(model, style="name")
     return StyleCheckpoint(
         model=model.eval(),
         styles=[str(name) for name in styles],

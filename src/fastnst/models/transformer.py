@@ -5,6 +5,12 @@ c9s1-32, d64, d128, 5 residual blocks of 128, u64, u32, c9s1-3, where ``u`` is a
 2x upsampling followed by a 3x3 convolution (instead of a fractionally strided convolution, to
 avoid checkerboard artefacts, Odena et al. 2016) and every batch norm is an instance norm
 (Ulyanov et al. 2016). Padding is by reflection. ``width`` scales every channel count.
+
+With ``num_styles`` S > 1 every instance norm is a conditional one (Dumoulin, Shlens & Kudlur
+2017, :class:`~fastnst.models.layers.ConditionalInstanceNorm2d`), and, as in their code, so is
+the output of the last convolution: 16 norms, 2 (32 + 64 + 128 + 10 * 128 + 64 + 32 + 3) =
+3,206 parameters per style at width 32, everything else shared. S = 1 builds exactly the
+single-style network (same modules, same state-dict keys).
 """
 
 from __future__ import annotations
@@ -13,50 +19,63 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fastnst.models.layers import ConditionalInstanceNorm2d, style_weights
+
 HEADS = ("none", "sigmoid", "tanh")
 
 
 class ConvLayer(nn.Sequential):
-    """Reflection-padded convolution, optionally followed by instance norm and ReLU."""
+    """Reflection-padded convolution, optionally followed by instance norm and ReLU.
+
+    With ``num_styles`` > 1 the norm is conditional and ``forward(x, weights)`` hands the
+    (B, S) style weights to it; the children keep their indices (0 pad, 1 conv, 2 norm, 3 ReLU).
+    """
 
     def __init__(
         self, cin: int, cout: int, kernel: int, stride: int = 1, *, norm: bool = True,
-        relu: bool = True,
+        relu: bool = True, num_styles: int = 1,
     ) -> None:  # fmt: skip
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(kernel // 2),
             nn.Conv2d(cin, cout, kernel, stride),
         ]
-        if norm:
+        if norm and num_styles > 1:
+            layers.append(ConditionalInstanceNorm2d(cout, num_styles))
+        elif norm:
             layers.append(nn.InstanceNorm2d(cout, affine=True))
         if relu:
             layers.append(nn.ReLU(inplace=True))
         super().__init__(*layers)
 
+    def forward(self, x: Tensor, weights: Tensor | None = None) -> Tensor:
+        for layer in self:
+            x = layer(x, weights) if isinstance(layer, ConditionalInstanceNorm2d) else layer(x)
+        return x
+
 
 class ResidualBlock(nn.Module):
     """x + IN(conv(ReLU(IN(conv(x))))), the residual block of Gross & Wilber used by Johnson."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, num_styles: int = 1) -> None:
         super().__init__()
         self.block = nn.Sequential(
-            ConvLayer(channels, channels, 3),
-            ConvLayer(channels, channels, 3, relu=False),
+            ConvLayer(channels, channels, 3, num_styles=num_styles),
+            ConvLayer(channels, channels, 3, relu=False, num_styles=num_styles),
         )
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.block(x)
+    def forward(self, x: Tensor, weights: Tensor | None = None) -> Tensor:
+        return x + self.block[1](self.block[0](x, weights), weights)
 
 
 class UpsampleConv(nn.Module):
     """Nearest-neighbour 2x upsampling, then a padded convolution, instance norm and ReLU."""
 
-    def __init__(self, cin: int, cout: int, kernel: int = 3) -> None:
+    def __init__(self, cin: int, cout: int, kernel: int = 3, num_styles: int = 1) -> None:
         super().__init__()
-        self.conv = ConvLayer(cin, cout, kernel)
+        self.conv = ConvLayer(cin, cout, kernel, num_styles=num_styles)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))
+    def forward(self, x: Tensor, weights: Tensor | None = None) -> Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2, mode="nearest"), weights)
 
 
 class TransformerNet(nn.Module):
@@ -70,37 +89,54 @@ class TransformerNet(nn.Module):
         num_residual_blocks: Residual blocks at the bottleneck (5 in the paper).
         head: Output non-linearity: ``"none"`` (raw, clamp for display), ``"sigmoid"``, or
             ``"tanh"``, Johnson's scaled tanh mapped to [0, 1]: (1 + tanh(x)) / 2.
+        num_styles: S, paintings held by the network through conditional instance norms
+            (Dumoulin et al. 2017); 1 is the plain single-style network.
     """
 
     arch = "johnson"
-    num_styles = 1
 
-    def __init__(self, width: int = 32, num_residual_blocks: int = 5, head: str = "none") -> None:
+    def __init__(
+        self, width: int = 32, num_residual_blocks: int = 5, head: str = "none",
+        num_styles: int = 1,
+    ) -> None:  # fmt: skip
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"unknown model.head {head!r}; use one of {HEADS}")
+        if num_styles < 1:
+            raise ValueError(f"model.num_styles must be at least 1, got {num_styles}")
         self.config = {"width": width, "num_residual_blocks": num_residual_blocks, "head": head}
-        self.head = head
-        w = width
+        if num_styles > 1:  # single-style configs stay as fastnst 0.2 wrote them
+            self.config["num_styles"] = num_styles
+        self.head, self.num_styles = head, num_styles
+        w, s = width, num_styles
         self.net = nn.Sequential(
-            ConvLayer(3, w, 9),
-            ConvLayer(w, 2 * w, 3, stride=2),
-            ConvLayer(2 * w, 4 * w, 3, stride=2),
-            *(ResidualBlock(4 * w) for _ in range(num_residual_blocks)),
-            UpsampleConv(4 * w, 2 * w),
-            UpsampleConv(2 * w, w),
-            ConvLayer(w, 3, 9, norm=False, relu=False),
+            ConvLayer(3, w, 9, num_styles=s),
+            ConvLayer(w, 2 * w, 3, stride=2, num_styles=s),
+            ConvLayer(2 * w, 4 * w, 3, stride=2, num_styles=s),
+            *(ResidualBlock(4 * w, s) for _ in range(num_residual_blocks)),
+            UpsampleConv(4 * w, 2 * w, num_styles=s),
+            UpsampleConv(2 * w, w, num_styles=s),
+            ConvLayer(w, 3, 9, norm=s > 1, relu=False, num_styles=s),
         )
 
     def forward(self, x: Tensor, style: Tensor | None = None) -> Tensor:
-        """Stylize ``x``; ``style`` is unused here (one painting per network) and exists so that
-        every transform network is called alike, ``model(x, style)``."""
+        """Stylize ``x`` (B, 3, H, W) in the style ``style``.
+
+        ``style`` is what :func:`~fastnst.models.layers.style_weights` takes: ``None`` for a
+        single-style network (it is ignored there), (B,) style indices, (S,) or (B, S) weights.
+        """
+        weights = None
+        if self.num_styles > 1:  # x.shape[0], not len(x): export keeps the batch symbolic
+            weights = style_weights(style, self.num_styles, x.shape[0])
         h, w = x.shape[-2:]
         pad_h, pad_w = max(8, h + -h % 4) - h, max(8, w + -w % 4) - w
         if pad_h or pad_w:
             mode = "reflect" if pad_h < h and pad_w < w else "replicate"
             x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
-        y = self.net(x)[..., :h, :w]
+        y = x
+        for layer in self.net:
+            y = layer(y, weights)
+        y = y[..., :h, :w]
         if self.head == "sigmoid":
             return torch.sigmoid(y)
         if self.head == "tanh":

@@ -28,6 +28,16 @@ class StyleTransferModule(pl.LightningModule):
     style index of every sample: the network gets it as ``transformer(x, style)`` and the loss
     compares each output with that painting's targets. Single-style data gives plain tensors.
 
+    Many styles in one network (conditional instance norm, Dumoulin et al. 2017): when the
+    loss holds S > 1 paintings and a training batch comes without style indices, sample i of
+    step t gets style (t * B * R + r * B + i) mod S (R processes, r this one's rank). Cycling
+    rather than drawing at random: every style is trained equally often in every window of S
+    samples, and a run (or a resumed one) sees the same assignment, so a per-style comparison
+    is not blurred by sampling noise; the data order is shuffled anyway, so photos and styles
+    do not pair up. Validation stylizes every image in every style and also logs
+    ``val/<style name>/<term>`` (total, content, style); the sample grid has one column per
+    style.
+
     Args:
         transformer: The network being trained; must expose ``config`` (its constructor kwargs).
         loss: Perceptual loss with its style targets already set.
@@ -80,23 +90,65 @@ class StyleTransferModule(pl.LightningModule):
     def forward(self, x: Tensor, style: Tensor | None = None) -> Tensor:
         return self.transformer(x, style)
 
+    @property
+    def num_styles(self) -> int:
+        """S, the paintings of the loss (and of the network)."""
+        return self.loss.num_styles
+
+    @property
+    def style_names(self) -> list[str]:
+        names = list(self.hparams.style_names or [])
+        return names if len(names) == self.num_styles else [str(k) for k in range(self.num_styles)]
+
+    def cycled_styles(self, batch: int) -> Tensor:
+        """(B,) style indices of this training step: (t * B * R + r * B + i) mod S."""
+        world = self.trainer.world_size if self._trainer is not None else 1
+        first = (self.global_step * world + self.global_rank) * batch
+        return (first + torch.arange(batch, device=self.device)) % self.num_styles
+
     def _step(self, batch: Batch, stage: str) -> Tensor | None:
         content, style = batch if isinstance(batch, (tuple, list)) else (batch, None)
         if content.numel() == 0:  # every file of the batch was unreadable
             return None
         content = content.contiguous(memory_format=self.memory_format)
+        if style is None and self.num_styles > 1:
+            if stage == "val":
+                return self._validate_every_style(content)
+            style = self.cycled_styles(content.shape[0])
         output = self.transformer(content, style)
         terms = self.loss(output, content, style)
+        self._log_terms(stage, terms, content.shape[0])
+        if stage == "val" and self.style_images:
+            self._log_quality(output.detach().clamp(0, 1), content, style)
+        return terms["total"]
+
+    def _log_terms(self, stage: str, terms: dict[str, Tensor], batch: int) -> None:
         on_step = stage == "train"
         for name, value in terms.items():
             self.log(
                 f"{stage}/{name}", value, prog_bar=name in ("total", "content", "style", "tv"),
-                on_step=on_step, on_epoch=not on_step, batch_size=content.shape[0],
-                sync_dist=not on_step,
+                on_step=on_step, on_epoch=not on_step, batch_size=batch, sync_dist=not on_step,
             )  # fmt: skip
-        if stage == "val" and self.style_images:
-            self._log_quality(output.detach().clamp(0, 1), content, style)
-        return terms["total"]
+
+    def _validate_every_style(self, content: Tensor) -> Tensor:
+        """Each image in each style: ``val/<term>`` (mean over styles) and, per style k,
+        ``val/<name_k>/<term>`` for total, content and style."""
+        batch, per_style = content.shape[0], []
+        for k, name in enumerate(self.style_names):
+            style = torch.full((batch,), k, dtype=torch.long, device=content.device)
+            output = self.transformer(content, style)
+            terms = self.loss(output, content, style)
+            per_style.append(terms)
+            for term in ("total", "content", "style"):
+                self.log(
+                    f"val/{name}/{term}", terms[term], on_step=False, on_epoch=True,
+                    batch_size=batch, sync_dist=True,
+                )  # fmt: skip
+            if self.style_images:
+                self._log_quality(output.detach().clamp(0, 1), content, style)
+        mean = {key: sum(t[key] for t in per_style) / len(per_style) for key in per_style[0]}
+        self._log_terms("val", mean, batch)
+        return mean["total"]
 
     @torch.no_grad()
     def _log_quality(self, output: Tensor, content: Tensor, style: Tensor | None) -> None:
@@ -124,7 +176,8 @@ class StyleTransferModule(pl.LightningModule):
         self._step(batch, "val")
 
     def configure_optimizers(self) -> Any:
-        optimizer = torch.optim.Adam(self.transformer.parameters(), lr=self.hparams.lr)
+        trainable = [p for p in self.transformer.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(trainable, lr=self.hparams.lr)
         if self.hparams.scheduler is None:
             return optimizer
         total = max(1, self.trainer.max_steps)
@@ -146,7 +199,7 @@ class StyleTransferModule(pl.LightningModule):
 
     @torch.no_grad()
     def _log_samples(self) -> None:
-        """Add a grid of (content | stylized) pairs, one pair per row, to TensorBoard."""
+        """Add a grid of (content | stylized) rows to TensorBoard, one column per style."""
         experiment = getattr(self.logger, "experiment", None)
         if self.samples is None or self.samples.numel() == 0 or experiment is None:
             return
@@ -155,10 +208,15 @@ class StyleTransferModule(pl.LightningModule):
         was_training = self.transformer.training
         self.transformer.eval()
         content = self.samples.to(self.device)
-        stylized = self.transformer(content).clamp(0, 1)
+        columns = [content]
+        for k in range(self.num_styles):
+            style = (
+                None if self.num_styles == 1 else torch.full((len(content),), k, device=self.device)
+            )
+            columns.append(self.transformer(content, style).clamp(0, 1))
         self.transformer.train(was_training)
-        pairs = torch.stack([content, stylized], dim=1).flatten(0, 1)  # (2N, 3, H, W)
-        grid = make_grid(pairs.float().cpu(), nrow=2, padding=2)
+        rows = torch.stack(columns, dim=1).flatten(0, 1)  # (N (S + 1), 3, H, W)
+        grid = make_grid(rows.float().cpu(), nrow=len(columns), padding=2)
         experiment.add_image("samples/content_stylized", grid, self.global_step)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
