@@ -6,20 +6,20 @@
 Each network is built from its ``configs/model/<name>.yaml``. FLOPs are counted by
 ``torch.utils.flop_counter`` for one RGB frame of ``--size`` px (a multiply-add is 2 FLOPs);
 milliseconds are the median of ``--repeats`` eval-mode, no-grad forward passes, fp32, in
-channels_last, after one warm-up pass. Prints a Markdown table and writes JSON.
+channels_last, timed by ``torch.utils.benchmark.Timer`` (which warms up first). Prints a
+Markdown table and writes JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 import torch
 from benchmark_train import write_report
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from torch.utils.benchmark import Timer
 from torch.utils.flop_counter import FlopCounterMode
 
 from fastnst.device import describe_device
@@ -34,18 +34,14 @@ def measure(name: str, size: int, repeats: int) -> dict[str, float]:
         model(frame)
     model = model.to(memory_format=torch.channels_last)
     frame = frame.contiguous(memory_format=torch.channels_last)
-    times = []
     with torch.no_grad():
-        model(frame)
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(frame)
-            times.append(time.perf_counter() - start)
+        timer = Timer("model(frame)", globals={"model": model, "frame": frame})
+        seconds = timer.timeit(repeats).median  # torch.utils.benchmark warms up first
     return {
         "model": name,
         "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
         "gflops": counter.get_total_flops() / 1e9,
-        "cpu_ms": 1e3 * statistics.median(times),
+        "cpu_ms": 1e3 * seconds,
     }
 
 

@@ -80,7 +80,7 @@ def row(minutes: float, steps: int, report: dict) -> dict:
         "minutes": minutes, "steps": steps, "network_total": mean["network"]["total"],
         "parity_n": mean["parity_n"], "first_iteration_below": below,
         **{m: quality.get("network", {}).get(m) for m in MEASURES},
-        "photo": {m: quality.get("content", {}).get(m) for m in MEASURES},
+        "photo": {m: quality.get("photo", {}).get(m) for m in MEASURES},
         "solver": {n: {m: q.get(m) for m in MEASURES} for n, q in quality.items()
                    if n.startswith("solver@")},
     }  # fmt: skip
