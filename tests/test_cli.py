@@ -194,3 +194,14 @@ def test_fastnst_unknown_command_and_version(capsys: pytest.CaptureFixture[str])
     assert str(info.value.code).startswith("error: unknown command 'styliz'; use one of train,")
     main(["--version"])
     assert capsys.readouterr().out.strip() == __version__
+
+
+def test_demo_takes_key_value_options_like_the_other_commands(monkeypatch) -> None:
+    """``fastnst demo models=DIR port=9000`` reaches the demo as ``--models DIR --port 9000``."""
+    import fastnst.demo.cli
+    from fastnst.app import main as app_main
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(fastnst.demo.cli, "main", lambda argv: seen.append(list(argv)))
+    app_main.main(["demo", "models=runs/a=b", "port=9000", "--host", "127.0.0.1"])
+    assert seen == [["--models", "runs/a=b", "--port", "9000", "--host", "127.0.0.1"]]

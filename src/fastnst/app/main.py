@@ -31,7 +31,7 @@ commands:
   optimize   Gatys et al. optimization of one image or a folder (Hydra overrides)
   compare    a trained network against the optimization solver (Hydra overrides)
   ablate     the solver under each loss variant, as a labelled grid (Hydra overrides)
-  demo       a local web page to try the models of a folder (--models DIR; --help)
+  demo       a local web page to try the models of a folder (models=DIR; --help)
 
 'fastnst COMMAND --help' describes a command."""
 
@@ -90,10 +90,20 @@ def stylize_command(argv: Sequence[str]) -> None:
 
 
 def demo_command(argv: Sequence[str]) -> None:
-    """``fastnst demo --models FOLDER``: the local web page (:mod:`fastnst.demo`, an extra)."""
+    """``fastnst demo models=FOLDER`` (or ``--models FOLDER``): the local web page
+    (:mod:`fastnst.demo`, an extra). ``key=value`` words are read as ``--key value``, so the
+    demo takes options in the same form as the other commands."""
     from fastnst.demo.cli import main as demo_main
 
-    demo_main(argv)
+    demo_main([part for word in argv for part in _as_flag(word)])
+
+
+def _as_flag(word: str) -> list[str]:
+    """``models=runs/`` -> ``["--models", "runs/"]``; flags and plain words stay as they are."""
+    key, sep, value = word.partition("=")
+    if not sep or word.startswith("-") or not key.replace("_", "").isalnum():
+        return [word]
+    return [f"--{key.replace('_', '-')}", value]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -113,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         demo_command(rest)
         return
     if command not in HYDRA_COMMANDS:
-        sys.exit(f"error: unknown command {command!r}; use one of train, stylize, "
+        sys.exit(f"error: unknown command {command!r}; use one of train, stylize, demo, "
                  f"{', '.join(HYDRA_COMMANDS[1:])} (fastnst --help)")  # fmt: skip
     from fastnst.app import commands
 
