@@ -1,8 +1,8 @@
 """The demo server under load: latency, throughput, memory, webcam frame rate, page weight.
 
     python scripts/benchmark_demo.py [--clients 1 4 16] [--requests 2] [--megapixels 1.0]
-        [--webcam-frames 20] [--workers 1] [--queue 32] [--ckpt model.ckpt]
-        [--out outputs/benchmarks/demo_cpu.json]
+        [--webcam-frames 20] [--browser-seconds 15] [--workers 1] [--queue 32]
+        [--ckpt model.ckpt] [--out outputs/benchmarks/demo_cpu.json]
 
 Starts ``python -m fastnst demo`` on 127.0.0.1 (a free port) with a fresh ``FASTNST_CACHE``,
 over one model: ``--ckpt``, or a randomly initialised Johnson network (width 32, 5 residual
@@ -14,6 +14,13 @@ blocks, the default; the weights do not change the speed). Then, in this order:
   ``--megapixels`` MP one after another: latency p50/p95, throughput, errors, the server's
   peak resident memory (sampled every 50 ms) during each run;
 - the webcam loop of the page in server mode: 640x360 JPEG frames, one in flight, frames/s;
+- the page itself in headless Chromium (Playwright, ``/usr/bin/chromium``) with the fake camera
+  fed a 640x360 clip of ``cutBunny.mp4``: webcam mode for ``--browser-seconds`` in server mode
+  and in in-browser mode (the model's ONNX in onnxruntime-web, WebAssembly): time to the first
+  stylized frame, then frames/s between two frame boundaries at least that long apart, and the
+  page's own ``#fps`` readout (frames in its last 2 s, so 0 below 0.5 frames/s). Skipped
+  with a printed reason without Playwright, Chromium or the onnxruntime-web copy
+  (``python scripts/fetch_ort_web.py``);
 - bytes the page downloads: the page and its assets, plus, for in-browser mode, the model's
   ONNX and the onnxruntime-web copy (when present).
 Writes a Markdown table (stdout and ``.md``) and the raw numbers as JSON beside it.
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -38,13 +46,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fastnst.demo.ortweb import ORT_WEB_FILES, ort_web_dir
+from fastnst.demo.ortweb import ORT_WEB_FILES, ort_web_dir, ort_web_ready
 from fastnst.device import describe_device
 from fastnst.io.atomic import write_json
 from fastnst.models import TransformerNet
 from fastnst.models.checkpoint import checkpoint_entry
 
-PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "content" / "chicago.jpg"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+PHOTO = SHARED_DATA / "content" / "chicago.jpg"
+CLIP = SHARED_DATA / "video" / "cutBunny.mp4"
+CHROMIUM = "/usr/bin/chromium"
+THREADS = "self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1"  # app.js
 
 
 def parse_args() -> argparse.Namespace:
@@ -53,6 +65,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=2, help="uploads per client")
     parser.add_argument("--megapixels", type=float, default=1.0)
     parser.add_argument("--webcam-frames", type=int, default=20)
+    parser.add_argument(
+        "--browser-seconds", type=float, default=15, help="webcam mode in Chromium; 0: skip"
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--queue", type=int, default=32)
     parser.add_argument("--ckpt", type=Path, help="a checkpoint (default: random Johnson)")
@@ -186,6 +201,88 @@ def page_bytes(url: str, model: str) -> dict:
     return {"page": page, "model_onnx": onnx, "ort_web": ort_bytes}
 
 
+def camera_clip(path: Path, frames: int = 50) -> list[str]:
+    """Chromium's fake-camera flags, fed the first ``frames`` of ``CLIP`` at 640x360 as .y4m
+    (Chromium's own test pattern when the clip is absent)."""
+    flags = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    if not CLIP.is_file():
+        return flags
+    import av
+
+    with av.open(str(CLIP)) as container, open(path, "wb") as out:
+        out.write(b"YUV4MPEG2 W640 H360 F25:1 Ip A1:1 C420jpeg\n")
+        for _, frame in zip(range(frames), container.decode(video=0), strict=False):
+            planes = frame.reformat(width=640, height=360, format="yuv420p")
+            out.write(b"FRAME\n" + planes.to_ndarray().tobytes())
+    return [*flags, f"--use-file-for-fake-video-capture={path}"]
+
+
+def next_frame(page, after: int) -> tuple[int, float]:
+    """Wait for the page to show a stylized frame past ``after``: its count and the time."""
+    count = "+document.getElementById('result').dataset.count"
+    page.wait_for_function(f"{count} > {after}", timeout=600_000)
+    return page.evaluate(count), time.perf_counter()
+
+
+def page_webcam(page, mode: str, seconds: float) -> dict:
+    """The page's webcam mode in ``mode`` ("server" or "browser"): time to its first stylized
+    frame, then frames/s between two frame boundaries at least ``seconds`` apart, and the page's
+    ``#fps`` readout (frames in its last 2 s) at the end."""
+    page.check(f"input[name=mode][value={mode}]")
+    before = int(page.get_attribute("#result", "data-count"))
+    began = time.perf_counter()
+    page.click("#webcam")
+    first, shown = next_frame(page, before)
+    start, t0 = next_frame(page, first)
+    page.wait_for_timeout(seconds * 1000)
+    end, t1 = next_frame(page, int(page.get_attribute("#result", "data-count")))
+    readout = float(page.get_attribute("#fps", "data-fps") or 0)
+    page.click("#webcam")
+    return {
+        "first_frame_s": shown - began, "frames": end - start, "seconds": t1 - t0,
+        "fps": (end - start) / (t1 - t0), "page_readout_fps": readout,
+        "error": page.inner_text("#error"),
+    }  # fmt: skip
+
+
+def browser_webcam(url: str, model: str, seconds: float, folder: Path) -> dict:
+    """Webcam frames/s measured by the page in headless Chromium, per mode; a mode that cannot
+    run holds the reason (a string) instead."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return {"server": "Playwright is not installed", "browser": "Playwright is not installed"}
+    if not shutil.which(CHROMIUM):
+        return {"server": f"{CHROMIUM} is absent", "browser": f"{CHROMIUM} is absent"}
+    results: dict = {}
+    if not ort_web_ready(ort_web_dir()):
+        results["browser"] = "no onnxruntime-web copy: run python scripts/fetch_ort_web.py"
+    flags = camera_clip(folder / "camera.y4m")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+        page = chromium.new_page()
+        page.goto(url)
+        page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+        page.select_option("#model", model)
+        results["wasm_threads"] = page.evaluate(THREADS)
+        for mode in ("server", "browser"):
+            if mode not in results:
+                results[mode] = page_webcam(page, mode, seconds)
+            print(f"page webcam, {mode} mode: {results[mode]}", file=sys.stderr)
+        chromium.close()
+    return results
+
+
+def webcam_row(label: str, run: dict | str | None) -> str:
+    """One table row: the page-measured frames/s, or why it was not measured."""
+    if not isinstance(run, dict):
+        return f"| {label} | not measured: {run or 'skipped (--browser-seconds 0)'} |"
+    return (
+        f"| {label} | {run['fps']:.2f} fps ({run['frames']} frames in {run['seconds']:.0f} s; "
+        f"first after {run['first_frame_s']:.1f} s; page readout {run['page_readout_fps']:.2f}) |"
+    )
+
+
 def table(report: dict) -> str:
     """The Markdown summary."""
     mb = 2**20
@@ -201,7 +298,7 @@ def table(report: dict) -> str:
             f"| {run['clients']} | {run['requests']} | {run['errors']} | {run['p50_s']:.2f} | "
             f"{run['p95_s']:.2f} | {run['throughput_per_s']:.2f} | {run['peak_rss'] / mb:.0f} |"
         )
-    first, sizes = report["first_frame"], report["bytes"]
+    first, sizes, page = report["first_frame"], report["bytes"], report["page_webcam"]
     ort = f"{sizes['ort_web'] / mb:.1f} MiB" if sizes["ort_web"] else "absent"
     lines += [
         "",
@@ -211,6 +308,12 @@ def table(report: dict) -> str:
         f"| first 640x360 frame, cold (load + ONNX export) | {first['cold_s']:.2f} s |",
         f"| same frame, warm | {first['warm_s'] * 1000:.0f} ms |",
         f"| webcam 640x360, server mode, one frame in flight | {report['webcam_fps']:.2f} fps |",
+        webcam_row("webcam 640x360, server mode, the page in Chromium", page.get("server")),
+        webcam_row(
+            f"webcam 640x360, in-browser mode (onnxruntime-web, wasm, "
+            f"{page.get('wasm_threads', '?')} threads)",
+            page.get("browser"),
+        ),
         f"| page download (HTML, JS, CSS, JSON) | {sizes['page'] / 1024:.1f} KiB |",
         f"| in-browser mode adds: model ONNX | {sizes['model_onnx'] / mb:.2f} MiB |",
         f"| in-browser mode adds: onnxruntime-web (wasm + js) | {ort} |",
@@ -248,6 +351,9 @@ def main() -> None:
                 webcam_fps = args.webcam_frames / (time.perf_counter() - began)
             sizes = page_bytes(url, ckpt.name)
             sampler.running = False
+            page = {}
+            if args.browser_seconds > 0:
+                page = browser_webcam(url, ckpt.name, args.browser_seconds, Path(tmp))
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -257,7 +363,7 @@ def main() -> None:
         "workers": args.workers, "queue": args.queue,
         "photo": f"{width}x{round(width * 3 / 4)} ({len(photo) / 1024:.0f} KiB)",
         "first_frame": {"start_s": start_s, "cold_s": cold_s, "warm_s": warm_s},
-        "load": load, "webcam_fps": webcam_fps, "bytes": sizes,
+        "load": load, "webcam_fps": webcam_fps, "bytes": sizes, "page_webcam": page,
     }  # fmt: skip
     markdown = table(report)
     print(markdown)

@@ -1,9 +1,10 @@
 """Inference cost of the transform networks: parameters, FLOPs and CPU ms per frame.
 
-    python scripts/benchmark_models.py                    # model=johnson vs model=johnson_small
+    python scripts/benchmark_models.py            # johnson vs johnson_small vs johnson_fast
     python scripts/benchmark_models.py --size 512 --models johnson johnson_small
 
-Each network is built from its ``configs/model/<name>.yaml``. FLOPs are counted by
+Each network is built from its ``configs/model/<name>.yaml`` (defaults resolved). FLOPs are
+counted by
 ``torch.utils.flop_counter`` for one RGB frame of ``--size`` px (a multiply-add is 2 FLOPs);
 milliseconds are the median of ``--repeats`` eval-mode, no-grad forward passes, fp32, in
 channels_last, timed by ``torch.utils.benchmark.Timer`` (which warms up first). Prints a
@@ -16,19 +17,16 @@ import argparse
 from pathlib import Path
 
 import torch
+from benchmark_stylize import preset
 from benchmark_train import write_report
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
 from torch.utils.benchmark import Timer
 from torch.utils.flop_counter import FlopCounterMode
 
 from fastnst.device import describe_device
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def measure(name: str, size: int, repeats: int) -> dict[str, float]:
-    model = instantiate(OmegaConf.load(REPO / "configs" / "model" / f"{name}.yaml")).eval()
+    model = preset(name).eval()
     frame = torch.rand(1, 3, size, size)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(frame)
@@ -49,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--models", nargs="+", default=["johnson", "johnson_small"])
+    parser.add_argument("--models", nargs="+", default=["johnson", "johnson_small", "johnson_fast"])
     parser.add_argument("--size", type=int, default=512, help="square frame side, px")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--json", type=Path, default=Path("outputs/benchmark_models.json"))

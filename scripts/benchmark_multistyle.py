@@ -17,6 +17,10 @@ steps, each sample's style cycled), for S in ``--counts``:
    one (median ms of ``torch.utils.benchmark``, and the ratio).
 4. A blend (1 - t) e_a + t e_b of the first two styles of the largest network: its style loss
    against each pure style's targets as t goes 0 -> 1 (should rise for a, fall for b).
+5. Adding a style later (Dumoulin et al. sec. 4): the smallest S-style network grown by the
+   next painting with ``init_from=`` (only the new gamma/beta rows train, the convolutions stay
+   frozen) for ``--add-steps`` steps each, its held-out loss in the new style against a
+   single-style network trained from scratch for ``--steps`` steps on that painting.
 
 Defaults are tiny (``experiment=smoke``-like: a random VGG16 and ``loss=johnson_scalefree``,
 64 px, width 16) so the whole run fits in minutes on a CPU; the options scale it up. Photos
@@ -74,13 +78,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--paintings", nargs="+", default=PAINTINGS)
     parser.add_argument("--speed-size", type=int, default=512)
     parser.add_argument("--blend-steps", type=int, default=5)
+    parser.add_argument(
+        "--add-steps", type=int, nargs="+", default=[15, 30, 60],
+        help="steps of the added style's rows (init_from), one run each",
+    )  # fmt: skip
     parser.add_argument("--workdir", type=Path, default=Path("outputs/benchmark_multistyle"))
     parser.add_argument("--json", type=Path, default=Path("outputs/benchmark_multistyle.json"))
     return parser.parse_args()
 
 
-def config(args: argparse.Namespace, paintings: list[Path], run: Path, steps: int) -> Any:
-    """The composed train.yaml for ``paintings`` (model=johnson_cin when there are several)."""
+def config(
+    args: argparse.Namespace, paintings: list[Path], run: Path, steps: int, *extra: str
+) -> Any:
+    """The composed train.yaml for ``paintings`` (model=johnson_cin when there are several),
+    with the ``extra`` overrides last."""
     listed = "[" + ",".join(f"'{p}'" for p in paintings) + "]"
     overrides = [
         "experiment=smoke", f"loss={args.loss}", f"vgg.weights={args.vgg}", "data=folder",
@@ -99,6 +110,7 @@ def config(args: argparse.Namespace, paintings: list[Path], run: Path, steps: in
     ]  # fmt: skip
     if len(paintings) > 1:
         overrides.append("model=johnson_cin")  # the same network but for the norms
+    overrides += extra
     with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
         return compose(config_name="train", overrides=overrides)
 
@@ -128,9 +140,11 @@ def per_style_loss(cfg: Any, model: torch.nn.Module, photos: Tensor, styles: lis
     return results
 
 
-def train_network(args, paintings: list[Path], name: str, steps: int) -> tuple[Any, Any]:
+def train_network(
+    args, paintings: list[Path], name: str, steps: int, *extra: str
+) -> tuple[Any, Any]:
     run = args.workdir / name
-    cfg = config(args, paintings, run, steps)
+    cfg = config(args, paintings, run, steps, *extra)
     if not (run / "checkpoints" / "last.ckpt").is_file():
         train(cfg)
     return cfg, load_style_checkpoint(run / "checkpoints" / "last.ckpt").model
@@ -150,6 +164,31 @@ def compare(args, count: int, photos: Tensor, singles: dict[str, list]) -> dict[
             singles[name] = per_style_loss(cfg, single, photos, [k])[0]
         rows.append({"style": name, "multi": multi_losses[k], "single": singles[name]})
     return {"num_styles": count, "rows": rows, "model": multi}
+
+
+def add_style_curve(args, photos: Tensor, singles: dict[str, list]) -> dict[str, Any]:
+    """The smallest S-style network grown by painting S (``init_from``), trained ``k`` steps
+    for each ``k`` of ``--add-steps``, against a from-scratch single-style network of
+    ``--steps`` steps: held-out (total, style) loss in the new style."""
+    count = min(args.counts)
+    names = args.paintings[: count + 1]
+    paths = [args.paintings_dir / f"{n}.jpg" for n in names]
+    source = args.workdir / f"multi_{count}" / "checkpoints" / "last.ckpt"
+    curve = []
+    for steps in args.add_steps:
+        cfg, grown = train_network(
+            args, paths, f"add_{names[-1]}_{steps}", steps, f"init_from='{source}'"
+        )
+        curve.append({"steps": steps, "loss": per_style_loss(cfg, grown, photos, [count])[0]})
+    if names[-1] not in singles:
+        _, single = train_network(args, paths[-1:], f"single_{names[-1]}", args.steps)
+        singles[names[-1]] = per_style_loss(cfg, single, photos, [count])[0]
+    scratch = singles[names[-1]]
+    matched = [c["steps"] for c in curve if c["loss"][0] <= scratch[0]]
+    return {
+        "style": names[-1], "from_styles": count, "curve": curve, "scratch": scratch,
+        "scratch_steps": args.steps, "steps_to_match": matched[0] if matched else None,
+    }  # fmt: skip
 
 
 def blend_curve(args, cfg: Any, model: torch.nn.Module, photos: Tensor) -> list[dict]:
@@ -218,6 +257,18 @@ def report(args: argparse.Namespace, results: list[dict], extra: dict[str, Any])
     lines += [f"| {c['t']:.2f} | {c['style_loss_a']:.4g} | {c['style_loss_b']:.4g} |"
               for c in extra["blend"]]  # fmt: skip
     lines.append(f"\nmonotonic: {extra['monotonic']}")
+    add = extra["add_style"]
+    lines += [
+        f"\nAdding {add['style']} to the {add['from_styles']}-style network (only its norm rows "
+        f"train) vs a single-style network from scratch ({add['scratch_steps']} steps): "
+        "held-out loss in that style\n",
+        "| steps | added total | added style | scratch total | scratch style |",
+        "|---|---|---|---|---|",
+    ]  # fmt: skip
+    (st, ss) = add["scratch"]
+    lines += [f"| {c['steps']} | {c['loss'][0]:.4g} | {c['loss'][1]:.4g} | {st:.4g} | {ss:.4g} |"
+              for c in add["curve"]]  # fmt: skip
+    lines.append(f"\nsteps to match the scratch network's total: {add['steps_to_match']}")
     return "\n".join(lines)
 
 
@@ -239,7 +290,8 @@ def main() -> None:
     rising = all(x <= y for x, y in zip(a, a[1:], strict=False))
     monotonic = rising and all(x >= y for x, y in zip(b, b[1:], strict=False))
     extra = {"parameters": parameters(max(args.counts)), "speed": speed(args, max(args.counts)),
-             "blend": blend, "monotonic": monotonic}  # fmt: skip
+             "blend": blend, "monotonic": monotonic,
+             "add_style": add_style_curve(args, photos, singles)}  # fmt: skip
     for result in results:
         result.pop("model")
     settings = {k: str(v) for k, v in vars(args).items()}

@@ -1,28 +1,53 @@
-"""Inference speed of the transform network: eager fp32 vs channels_last vs torch.compile vs
-ONNX Runtime (and fp16 on CUDA), at 256 px, 512 px and 1080p, in one run.
+"""Inference speed of every model preset on every runtime path, against pytorch/examples'
+eager ``TransformerNet`` and the machine's own matrix-product rate, in one run.
 
-    python scripts/benchmark_stylize.py [--device cpu] [--sizes 256 512 1080p] [--repeats 3]
-        [--min-time 0.2] [--ckpt last.ckpt] [--out outputs/benchmarks/stylize_cpu.json]
+    python scripts/benchmark_stylize.py                        # CPU: 512 px and 1080p, ~10 min
+    python scripts/benchmark_stylize.py --sizes 512 --models johnson johnson_fast --variants \
+        torch onnxruntime                                      # a quicker look
+    python scripts/benchmark_stylize.py --device cuda          # on a GPU
 
-Every variant is timed on the same network and input as the plain eager fp32 baseline measured
-in the same run, round-robin, by ``torch.utils.benchmark.Timer`` (which synchronizes CUDA and
-keeps the thread count); the table gives ms per frame (each round is ``blocked_autorange``'s
-median over at least ``--min-time`` s, enough calls for sub-millisecond variants; the best of
-``--repeats`` rounds is kept, after a warm-up call that also absorbs compile time), frames per
-second, the speed-up over the baseline, achieved GFLOP/s
-(FLOPs counted by ``torch.utils.flop_counter``) and the max abs difference from the baseline's
-output, both clamped to [0, 1] as every saved image is (a variant "matches" below 1e-3). The
-weights do not change the speed, so without ``--ckpt`` a randomly initialised Johnson network
-(width 32, 5 residual blocks) is used.
+Models: ``reference`` (pytorch/examples ``fast_neural_style``'s network, eager, as a user would
+run it: ``scripts/reference_net.py``), the presets of ``configs/model/`` (``johnson``,
+``johnson_small``, ``johnson_fast``) and ``peer_shaped``: the architecture of the fastest
+Python package we know of, rebuilt from its description (32 channels at every encoder stage and
+in the residual blocks, upsampling layers of 8 and 4 channels), to compare shapes on equal
+footing. Weights do not change the speed: every network is randomly initialised.
+
+Variants of our networks (batch 1, fp32 unless named):
+
+- ``eager``: the network as trained, NCHW: what every other variant is checked against.
+- ``torch``: what ``Stylizer(backend="torch")`` runs on a CPU: the output layer computed 4 x 4
+  pixels at a time (:mod:`fastnst.models.fast_conv`, the same function), NCHW.
+- ``channels_last``: the same in NHWC memory layout.
+- ``compile``: ``torch.compile`` of the channels-last network with Inductor's ``freezing``
+  (weights folded into the graph and pre-packed for oneDNN), one graph per size.
+- ``onnxruntime``: the ONNX export (output layer folded too) on ONNX Runtime's CPU provider
+  with all graph optimizations (``Stylizer(backend="onnxruntime")``, the CPU default).
+- ``bf16``: the channels-last network under bf16 autocast (CPU) or in fp16 (CUDA).
+
+Every runner is timed on the same input, round-robin with the others (so load from other
+processes hits all alike), by ``torch.utils.benchmark.Timer``: each round is
+``blocked_autorange``'s median over at least ``--min-time`` s, the best of ``--repeats``
+rounds is kept, after a warm-up call that also absorbs export and compile time. The matrix
+product (``--matmul`` square fp32 ``torch.mm``) runs in the same rounds: its GFLOP/s is the
+machine's rate against which each variant's achieved GFLOP/s (FLOPs counted by
+``torch.utils.flop_counter`` on the eager network; a multiply-add is 2) is a fraction. The max
+difference is from the eager network's output, both clamped to [0, 1] as saved images are.
+Prints a Markdown table and writes JSON atomically.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from reference_net import ExamplesTransformerNet
+from torch import nn
 from torch.utils.benchmark import Timer
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -31,118 +56,184 @@ from fastnst.device import describe_device
 from fastnst.inference.runtime import cached_onnx_model
 from fastnst.io.atomic import write_json
 from fastnst.models import TransformerNet
-from fastnst.models.checkpoint import load_style_checkpoint
+from fastnst.models.fast_conv import with_fast_output_conv
 
+REPO = Path(__file__).resolve().parents[1]
 SIZES = {"256": (256, 256), "512": (512, 512), "1080p": (1080, 1920)}
+MODELS = ["reference", "johnson", "johnson_small", "johnson_fast", "peer_shaped"]
+VARIANTS = ["eager", "torch", "channels_last", "compile", "onnxruntime", "bf16"]
 MATCH_TOL = 1e-3
 
 
-def variants(model: TransformerNet, device: torch.device) -> dict[str, Callable]:
-    """name -> function from a (1, 3, H, W) fp32 tensor on ``device`` to the output."""
-    cl_model = _copy(model).to(memory_format=torch.channels_last)
-    found: dict[str, Callable] = {
-        "eager fp32": model,
-        "channels_last": lambda x: cl_model(x.contiguous(memory_format=torch.channels_last)),
-        "torch.compile": torch.compile(_copy(model), dynamic=False),  # a graph per size
+def preset(name: str) -> nn.Module:
+    """A network of ``configs/model/<name>.yaml`` (its defaults resolved), random weights."""
+    if name == "reference":
+        return ExamplesTransformerNet()
+    if name == "peer_shaped":
+        return TransformerNet(encoder=[32, 32, 32], decoder=[8, 4])
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        return instantiate(compose(config_name="train", overrides=[f"model={name}"]).model)
+
+
+def _nhwc(model: nn.Module) -> nn.Module:
+    return copy.deepcopy(model).to(memory_format=torch.channels_last)
+
+
+def _in_nhwc(model: nn.Module, dtype: torch.dtype | None = None) -> Callable:
+    """``model`` on channels-last inputs, under autocast to ``dtype`` when given."""
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=bool(dtype)):
+            return model(x).float()
+
+    return run
+
+
+def runners(model: nn.Module, device: torch.device, variants: list[str]) -> dict[str, Callable]:
+    """variant -> function from a (1, 3, H, W) fp32 tensor on ``device`` to the output."""
+    folded = with_fast_output_conv(model)
+    made: dict[str, Callable[[], Callable | None]] = {
+        "eager": lambda: model,
+        "torch": lambda: folded,
+        "channels_last": lambda: _in_nhwc(_nhwc(folded)),
+        "compile": lambda: _in_nhwc(
+            torch.compile(_nhwc(folded), dynamic=False, options={"freezing": True})
+        ),
+        "onnxruntime": lambda: _onnxruntime(model, device),
+        "bf16": lambda: _in_nhwc(
+            _nhwc(folded), torch.float16 if device.type == "cuda" else torch.bfloat16
+        ),
     }
-    if device.type == "cuda":
-        half = _copy(model).half().to(memory_format=torch.channels_last)
-        found["fp16 channels_last"] = lambda x: half(
-            x.half().contiguous(memory_format=torch.channels_last)
-        ).float()
-    else:
-        found.update(_onnxruntime(model))
-    return found
+    found = {name: made[name]() for name in variants}
+    return {name: runner for name, runner in found.items() if runner is not None}
 
 
-def _copy(model: TransformerNet) -> TransformerNet:
-    """A fresh network with the same weights, on the same device, in eval mode."""
-    clone = TransformerNet(**model.config).to(next(model.parameters()).device)
-    clone.load_state_dict(model.state_dict())
-    return clone.eval()
-
-
-def _onnxruntime(model: TransformerNet) -> dict[str, Callable]:
-    """The ONNX export of ``model`` (from the export cache) run by ONNX Runtime's CPU provider,
-    if installed."""
+def _onnxruntime(model: nn.Module, device: torch.device) -> Callable | None:
+    """The cached ONNX export of ``model`` on ONNX Runtime's CPU provider, if installed."""
+    if device.type != "cpu":
+        return None
     try:
-        return {"onnxruntime": cached_onnx_model(model)}
+        return cached_onnx_model(model)
     except (ImportError, FastNSTError):
         print("onnxruntime not installed: skipping it (pip install 'fastnst[export]')")
-        return {}
+        return None
 
 
-def timer(fn: Callable, x: torch.Tensor, size: str, name: str) -> Timer:
-    """A ``Timer`` of one call ``fn(x)`` on all of PyTorch's threads (its default is one)."""
-    return Timer(
-        "fn(x)", globals={"fn": fn, "x": x}, num_threads=torch.get_num_threads(), label=size,
-        description=name,
-    )  # fmt: skip
+def timer(fn: Callable, *args: torch.Tensor) -> Timer:
+    """A ``Timer`` of one call ``fn(*args)`` on all of PyTorch's threads (its default is one)."""
+    return Timer("fn(*args)", globals={"fn": fn, "args": args}, num_threads=torch.get_num_threads())
 
 
-def flops(model: TransformerNet, x: torch.Tensor) -> int:
+def count_flops(model: nn.Module, x: torch.Tensor) -> int:
     counter = FlopCounterMode(display=False)
     with counter:
         model(x)
     return counter.get_total_flops()
 
 
+def _clamped(y: torch.Tensor) -> torch.Tensor:
+    return y.float().cpu().clamp(0, 1)
+
+
 @torch.no_grad()
-def benchmark(args: argparse.Namespace) -> dict:
-    """Variants are timed round-robin (one call each per round, best round kept), so load from
-    other processes hits every variant alike."""
-    device = torch.device(args.device)
-    model = load_style_checkpoint(args.ckpt).model if args.ckpt else TransformerNet()
-    fns = variants(model.eval().to(device), device)
+def measure_size(args: argparse.Namespace, size: str, device: torch.device) -> list[dict]:
+    """Rows of one size: every model x variant and the matrix product, timed round-robin."""
+    h, w = SIZES[size]
+    x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0)).to(device)
+    n = args.matmul
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    timers, info = {("matmul", f"{n}x{n}"): timer(torch.mm, a, b)}, {}
+    for name in args.models:
+        model = preset(name).eval().requires_grad_(False).to(device)
+        flops, reference = count_flops(model, x), _clamped(model(x))
+        chosen = ["eager"] if name == "reference" else args.variants
+        for variant, fn in runners(model, device, chosen).items():
+            diff = (_clamped(fn(x)) - reference).abs().max().item()  # also the warm-up
+            timers[name, variant] = timer(fn, x)
+            info[name, variant] = {"gflop": flops / 1e9, "max_abs_diff": diff}
+    best = dict.fromkeys(timers, float("inf"))
+    for _ in range(args.repeats):
+        for key, fn_timer in timers.items():  # in turn, so load hits all alike
+            median = fn_timer.blocked_autorange(min_run_time=args.min_time).median
+            best[key] = min(best[key], median)
+    matmul_rate = 2 * n**3 / best["matmul", f"{n}x{n}"] / 1e9
+    base = best.get(("reference", "eager"))
     rows = []
-    for size in args.sizes:
-        h, w = SIZES[size]
-        x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0)).to(device)
-        reference = model(x).float().cpu().clamp(0, 1)
-        diffs = {  # the first call of each variant is also its warm-up (compilation etc.)
-            name: (fn(x).float().cpu().clamp(0, 1) - reference).abs().max().item()
-            for name, fn in fns.items()
-        }
-        timers = {name: timer(fn, x, size, name) for name, fn in fns.items()}
-        best = dict.fromkeys(fns, float("inf"))
-        for _ in range(args.repeats):
-            for name, fn_timer in timers.items():  # in turn, so load hits all alike
-                measured = fn_timer.blocked_autorange(min_run_time=args.min_time)
-                best[name] = min(best[name], measured.median)
-        count = flops(model, x)
-        for name, seconds in best.items():
-            rows.append({
-                "size": size, "variant": name, "ms": seconds * 1e3, "fps": 1 / seconds,
-                "speedup": best["eager fp32"] / seconds, "gflops": count / seconds / 1e9,
-                "max_abs_diff": diffs[name], "matches": diffs[name] < MATCH_TOL,
-            })  # fmt: skip
-            print(_format(rows[-1]), flush=True)
-    return {"machine": describe_device(device), "threads": torch.get_num_threads(), "rows": rows}
+    for (name, variant), seconds in best.items():
+        if name == "matmul":
+            continue
+        gflops = info[name, variant]["gflop"] / seconds
+        rows.append({
+            "size": size, "model": name, "variant": variant, "ms": seconds * 1e3,
+            "fps": 1 / seconds, "speedup": base / seconds if base else None,
+            "gflop_per_frame": info[name, variant]["gflop"], "gflops": gflops,
+            "matmul_fraction": gflops / matmul_rate, "matmul_gflops": matmul_rate,
+            "max_abs_diff": info[name, variant]["max_abs_diff"],
+            "matches": info[name, variant]["max_abs_diff"] < MATCH_TOL,
+        })  # fmt: skip
+    return rows
 
 
-def _format(row: dict) -> str:
+HEADER = (
+    "| size | model | variant | ms/frame | frames/s | vs reference | GFLOP/s | of matmul "
+    "| max diff |\n|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def format_row(row: dict) -> str:
+    speedup = "" if row["speedup"] is None else f"{row['speedup']:.2f}x"
     return (
-        f"| {row['size']:>5} | {row['variant']:<18} | {row['ms']:9.1f} | {row['fps']:7.2f} "
-        f"| {row['speedup']:5.2f}x | {row['gflops']:7.1f} | {row['max_abs_diff']:.1e} |"
+        f"| {row['size']} | {row['model']} | {row['variant']} | {row['ms']:.1f} "
+        f"| {row['fps']:.2f} | {speedup} | {row['gflops']:.0f} | "
+        f"{100 * row['matmul_fraction']:.0f} % | {row['max_abs_diff']:.1e} |"
     )
 
 
+def summary(rows: list[dict]) -> list[str]:
+    """Per size and model: the fastest variant whose output matches the eager network."""
+    lines = []
+    for size in dict.fromkeys(r["size"] for r in rows):
+        matmul = next(r["matmul_gflops"] for r in rows if r["size"] == size)
+        lines.append(f"{size}: matrix product {matmul:.0f} GFLOP/s")
+        for model in dict.fromkeys(r["model"] for r in rows if r["size"] == size):
+            mine = [r for r in rows if r["size"] == size and r["model"] == model and r["matches"]]
+            fast = max(mine, key=lambda r: r["fps"])
+            speedup = "" if fast["speedup"] is None else f", {fast['speedup']:.2f}x reference"
+            lines.append(
+                f"  {model}: fastest matching is {fast['variant']} ({fast['ms']:.0f} ms{speedup}, "
+                f"{100 * fast['matmul_fraction']:.0f} % of matmul)"
+            )
+    return lines
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--sizes", nargs="+", default=["512", "1080p"], choices=list(SIZES))
+    parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
+    parser.add_argument("--variants", nargs="+", default=VARIANTS, choices=VARIANTS)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--min-time", type=float, default=0.2, help="s per variant per round")
-    parser.add_argument("--ckpt", default=None, help="a checkpoint (default: random weights)")
+    parser.add_argument("--min-time", type=float, default=0.5, help="s per runner per round")
+    parser.add_argument("--matmul", type=int, default=2048, help="side of the matrix product")
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
     args = parser.parse_args()
-    print("| size  | variant            | ms/frame  |   fps   | ratio  | GFLOP/s | max diff |")
-    print("|-------|--------------------|-----------|---------|--------|---------|----------|")
-    result = benchmark(args)
+    device = torch.device(args.device)
+    print(HEADER)
+    rows = []
     for size in args.sizes:
-        fast = [r for r in result["rows"] if r["size"] == size and r["matches"]]
-        print(f"{size}: fastest matching variant is {max(fast, key=lambda r: r['fps'])['variant']}")
-    out = args.out or Path(f"outputs/benchmarks/stylize_{args.device.split(':')[0]}.json")
+        for row in measure_size(args, size, device):
+            rows.append(row)
+            print(format_row(row), flush=True)
+    print("\n".join(summary(rows)))
+    result = {
+        "machine": describe_device(device), "torch": torch.__version__,
+        "threads": torch.get_num_threads(), "args": {k: str(v) for k, v in vars(args).items()},
+        "rows": rows,
+    }  # fmt: skip
+    out = args.out or Path(f"outputs/benchmarks/stylize_{device.type}.json")
     write_json(out, result)
     print(f"machine: {result['machine']}; wrote {out}")
 

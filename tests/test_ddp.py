@@ -5,8 +5,8 @@ holds none out of fewer than 6), so every crop is the whole image and a global b
 the whole data set whatever the samplers do: 2 processes x batch 2 see the same images per
 step as 1 process x batch 4. The processes must end bit-identical (DDP
 all-reduces the gradients), and the loss of the final network must match the single-process
-one to 1e-4 relative (measured 1.5e-6): far below the change training causes, above the float
-noise of summing the gradients in another order.
+one to 5e-4 relative (measured 1.5e-6 to 1.1e-4): far below the change training causes, above
+the float noise of summing the gradients in another order.
 
 Run as a script, this file is the per-process worker: ``torchrun ... test_ddp.py cfg.yaml``.
 """
@@ -51,16 +51,10 @@ def _final_loss(cfg, checkpoint_path: Path, images: Path) -> float:
         return module.loss(module.transformer(batch), batch)["total"].item()
 
 
-@pytest.mark.slow  # about a minute on 2 cores: three Python processes start torch
-def test_ddp_two_processes_match_one(make_cfg, tmp_path: Path) -> None:
-    images = tmp_path / "four"
-    write_images(images, 4, size=(32, 32), seed=5)
-    common = [
-        f"data.root={images}", "data.val_images=3", "trainer.limit_val_batches=0",
-        f"trainer.max_steps={STEPS}", "samples.every_n_steps=100",
-    ]  # fmt: skip
+def _run_ddp(make_cfg, tmp_path: Path, images: Path, *extra: str) -> Path:
+    """Train on 2 CPU processes (batch 2 each); returns the checkpoint, ranks checked in sync."""
     ddp_cfg = make_cfg(
-        *common, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
+        *extra, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
         "data.batch_size=2", f"paths.output_dir={tmp_path / 'ddp'}",
         "+callbacks.ranks._target_=__main__.SaveRankWeights", f"+callbacks.ranks.folder={tmp_path}",
     )  # fmt: skip
@@ -69,19 +63,62 @@ def test_ddp_two_processes_match_one(make_cfg, tmp_path: Path) -> None:
                __file__, str(tmp_path / "ddp.yaml")]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     assert all(torch.equal(ranks[0][k], ranks[1][k]) for k in ranks[0])  # in sync
     ddp_ckpt = tmp_path / "ddp" / "checkpoints" / "last.ckpt"
     assert load_style_checkpoint(ddp_ckpt).global_step == STEPS
+    return ddp_ckpt
 
-    single_cfg = make_cfg(*common, "data.batch_size=4", f"paths.output_dir={tmp_path / 'one'}")
+
+def _common(images: Path) -> list[str]:
+    return [
+        f"data.root={images}", "data.val_images=3", "trainer.limit_val_batches=0",
+        f"trainer.max_steps={STEPS}", "samples.every_n_steps=100",
+    ]  # fmt: skip
+
+
+@pytest.mark.slow  # about a minute on 2 cores: three Python processes start torch
+def test_ddp_two_processes_match_one(make_cfg, tmp_path: Path) -> None:
+    images = tmp_path / "four"
+    write_images(images, 4, size=(32, 32), seed=5)
+    ddp_ckpt = _run_ddp(make_cfg, tmp_path, images, *_common(images))
+    single_cfg = make_cfg(
+        *_common(images), "data.batch_size=4", f"paths.output_dir={tmp_path / 'one'}"
+    )
     train(single_cfg)
     single = _final_loss(single_cfg, tmp_path / "one" / "checkpoints" / "last.ckpt", images)
     ddp = _final_loss(single_cfg, ddp_ckpt, images)
     start = _initial_loss(single_cfg, images)
-    assert abs(single - start) > 1e-2 * start  # training moved it 100x more than the tolerance
-    assert ddp == pytest.approx(single, rel=1e-4)  # measured: 1.5e-6
+    assert abs(single - start) > 1e-2 * start  # training moved it 20x more than the tolerance
+    # measured: 1.5e-6 (AMD EPYC, torch 2.15), 1.1e-4 (Intel Xeon, torch 2.14): Adam divides by
+    # the gradients' own scale, which amplifies the float noise of the all-reduce order
+    assert ddp == pytest.approx(single, rel=5e-4)
+
+
+@pytest.mark.slow
+def test_ddp_trains_a_multi_style_network(make_cfg, tmp_path: Path) -> None:
+    """Two styles on two processes: each rank cycles its own samples' styles (rank-aware), the
+    processes stay in sync, and the network lowers both styles' loss."""
+    images = tmp_path / "four"
+    write_images(images, 4, size=(32, 32), seed=5)
+    paintings = write_images(tmp_path / "paintings", 2, size=(48, 40), seed=9)
+    multi = [
+        "model=johnson_cin", "model.width=8", "model.num_residual_blocks=1",
+        "styles=[" + ",".join(f"'{p}'" for p in paintings) + "]", "optim.lr=3e-2",
+    ]  # fmt: skip
+    ddp_ckpt = _run_ddp(make_cfg, tmp_path, images, *_common(images), *multi)
+    cfg = make_cfg(*_common(images), *multi)
+    checkpoint = load_style_checkpoint(ddp_ckpt)
+    assert checkpoint.model.num_styles == 2
+    pl.seed_everything(cfg.seed)  # the network both runs started from
+    module = build_module(cfg)
+    batch = torch.cat([load_image(path) for path in list_images(images)])
+    with torch.no_grad():
+        for k in range(2):
+            style = torch.full((len(batch),), k)
+            before = module.loss(module.transformer(batch, style), batch, style)["total"]
+            after = module.loss(checkpoint.model(batch, style), batch, style)["total"]
+            assert after < before, k
 
 
 def _initial_loss(cfg, images: Path) -> float:

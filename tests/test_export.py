@@ -16,6 +16,7 @@ from torch import nn
 
 from fastnst import FastNSTError, Stylizer
 from fastnst.inference import runtime
+from fastnst.inference.command import run
 from fastnst.inference.export import (
     INPUT_NAME,
     STYLE_NAME,
@@ -23,7 +24,6 @@ from fastnst.inference.export import (
     export_model,
     pad_like_network,
 )
-from fastnst.inference.files import run
 from fastnst.models import TransformerNet
 
 # (N, H, W): odd sizes, sides below the network's 8 px minimum and below 4 px included

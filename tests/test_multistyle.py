@@ -16,8 +16,8 @@ from fastnst.app.train import train
 from fastnst.errors import FastNSTError
 from fastnst.inference import Stylizer
 from fastnst.inference.blend import parse_style_words
+from fastnst.inference.command import run
 from fastnst.inference.export import export_model
-from fastnst.inference.files import run
 from fastnst.inference.runtime import OnnxModel
 from fastnst.models import TransformerNet
 from fastnst.models.checkpoint import CHECKPOINT_KEY, checkpoint_entry, load_style_checkpoint
@@ -129,6 +129,8 @@ def test_two_style_training_lowers_every_styles_loss(
     for name in ("a", "b"):
         first, *_, last = _scalars(run, f"val/{name}/total")  # after steps 5 and 60
         assert last < 0.85 * first, name  # measured: 0.78 (a) and 0.70 (b)
+        logged = _scalars(run, f"train/{name}/total")  # each style's own samples, every step
+        assert len(logged) == 60 and sum(logged[-5:]) < sum(logged[:5]), name
     accumulator = EventAccumulator(str(run / "tensorboard")).Reload()
     grid = accumulator.Images("samples/content_stylized")[-1]
     assert grid.width > 2.5 * grid.height / 2  # 2 rows of 3 columns: content + 2 styles

@@ -18,9 +18,11 @@ REQUIRED = {  # the ??? values of each root config, filled so only the case unde
     "optimize": ["content=photo.jpg"],
     "compare": ["ckpt=model.ckpt", "content_dir=photos"],
     "ablate": ["content=photo.jpg"],
+    "video_consistency": ["input=clip.mp4", "ckpts={per_frame: a.ckpt}"],
 }
 PLAIN_PATHS = {  # ${hydra:runtime.output_dir} resolves only inside a Hydra main
-    command: ["paths.output_dir=out"] for command in ("train", "optimize", "compare", "ablate")
+    command: ["paths.output_dir=out"]
+    for command in ("train", "optimize", "compare", "ablate", "video_consistency")
 }
 
 

@@ -16,7 +16,8 @@ from PIL import Image
 from fastnst import FastNSTError, Stylizer
 from fastnst.color import rgb_to_yiq
 from fastnst.inference import files
-from fastnst.inference.files import run, stylize_image
+from fastnst.inference.command import run
+from fastnst.inference.files import stylize_image
 from fastnst.models import TransformerNet
 from fastnst.training.module import CHECKPOINT_KEY
 

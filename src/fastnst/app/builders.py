@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
-from torch import Tensor
+from torch import Tensor, nn
 
 from fastnst.errors import FastNSTError
 from fastnst.losses import PerceptualLoss
@@ -77,6 +77,21 @@ def paintings_from_config(cfg: DictConfig) -> tuple[list[str], list[Tensor]]:
     if len(set(names)) != len(names):
         raise FastNSTError(f"styles= gives two paintings the same name: {names}; rename a file")
     return names, [style_from_config(entry, cfg.paths.cache_dir) for entry in entries]
+
+
+def build_temporal(cfg: DictConfig) -> nn.Module | None:
+    """The temporal stability loss of ``cfg.temporal`` (:mod:`fastnst.losses.temporal`), or
+    ``None`` for ``temporal=none`` (an option without ``_target_``) or no group at all."""
+    temporal = cfg.get("temporal")
+    if temporal is None or "_target_" not in temporal:
+        return None
+    if float(temporal.weight) < 0:
+        raise FastNSTError(f"temporal.weight={temporal.weight} is negative; use a weight >= 0")
+    try:
+        return instantiate(temporal)
+    except Exception as err:  # a mistyped option: one line naming the group
+        reason = str(err.__cause__ or err).strip().splitlines()[-1]
+        raise FastNSTError(f"cannot build the temporal loss ({reason}); fix temporal.*") from err
 
 
 def build_loss(cfg: DictConfig, style: Tensor | list[Tensor] | None = None) -> PerceptualLoss:

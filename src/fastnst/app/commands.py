@@ -30,7 +30,7 @@ def train_main(cfg: DictConfig) -> None:
 def stylize_main(cfg: DictConfig) -> None:
     """``python stylize.py``: stylize an image, folder or video, or export the network."""
     check_config(cfg, "stylize")
-    from fastnst.inference.files import run
+    from fastnst.inference.command import run
 
     with quiet_progress_logging():
         report = run(**OmegaConf.to_container(cfg, resolve=True))
@@ -69,3 +69,15 @@ def ablate_main(cfg: DictConfig) -> None:
 
     with quiet_progress_logging():
         run_ablation(cfg)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="video_consistency")
+@exit_on_user_error
+def video_consistency_main(cfg: DictConfig) -> None:
+    """``scripts/video_consistency.py``: warping error and losses of networks on a clip."""
+    check_config(cfg, "video_consistency")
+    from fastnst.app.video_consistency import run_video_consistency
+
+    with quiet_progress_logging():
+        paths = run_video_consistency(cfg)
+    print(paths["md"].read_text())

@@ -55,7 +55,9 @@ def stylize_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tile", type=int, help="tile side in px for huge images")
     parser.add_argument("--tile-overlap", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"])
+    parser.add_argument(
+        "--backend", default="auto", choices=["auto", "torch", "onnxruntime", "compile"]
+    )
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.add_argument(
@@ -68,14 +70,28 @@ def stylize_parser() -> argparse.ArgumentParser:
         "--strip", nargs=2, metavar=("STYLE_A", "STYLE_B"), help="the image blended from A to B"
     )
     parser.add_argument("--strip-steps", type=int, default=5, help="columns of the strip")
+    parser.add_argument(
+        "--style-image", action="append", metavar="PAINTING",
+        help="arbitrary-style networks (experiment=adain): the painting; repeat it to blend",
+    )  # fmt: skip
+    parser.add_argument(
+        "--style-image-weights", type=float, nargs="+", metavar="W", help="one per --style-image"
+    )
+    parser.add_argument("--alpha", type=float, default=1.0, help="arbitrary-style: 0 to 1")
+    parser.add_argument("--style-size", type=int, default=512, help="short side of paintings")
+    parser.add_argument(
+        "--flow-blend", type=float, metavar="WEIGHT",
+        help="videos, folders of frames: blend in the previous output along the optical flow "
+        "with this weight in (0, 1), e.g. 0.5 (less flicker)",
+    )  # fmt: skip
     return parser
 
 
 def stylize_command(argv: Sequence[str]) -> None:
-    """Parse ``argv`` and run :func:`fastnst.inference.files.run` with one-line errors."""
+    """Parse ``argv`` and run :func:`fastnst.inference.command.run` with one-line errors."""
     from fastnst.app.cli import exit_on_user_error, finish_stylize, quiet_progress_logging
     from fastnst.inference.blend import parse_style_words
-    from fastnst.inference.files import run
+    from fastnst.inference.command import run
 
     options = vars(stylize_parser().parse_args(argv))
 

@@ -94,6 +94,14 @@ class VGGSchema:
 
 
 @dataclass
+class TemporalSchema:
+    """The ``temporal`` group (none, noise, warp); the options of one loss are checked by
+    ``fastnst.app.builders.build_temporal``."""
+
+    weight: float = 0.0
+
+
+@dataclass
 class StylizeSchema:
     ckpt: str = ""
     input: str | None = None
@@ -114,7 +122,12 @@ class StylizeSchema:
     style: Any = None  # a name or a {name: weight} blend
     sheet: bool = False
     strip: Any = None  # two style names
+    flow_blend: float | None = None
     strip_steps: int = 5
+    style_image: Any = None  # a painting's path, or a list of them
+    style_image_weights: Any = None
+    alpha: float = 1.0
+    style_size: int | None = 512
 
 
 @dataclass
@@ -184,11 +197,27 @@ class AblateSolverSchema:
     init: str = "content"
 
 
+@dataclass
+class VideoConsistencySchema:
+    input: str = ""
+    ckpts: Any = None  # {name: checkpoint}
+    flow_blend: list[str] = dataclasses.field(default_factory=list)
+    flow_blend_strength: float = 0.5
+    frames: int | None = 40
+    size: int | None = 128
+    flow_preset: str = "medium"
+    device: str = "auto"
+    batch_size: int = 8
+    output_dir: str = ""
+    overwrite: bool = False
+
+
 # command -> (config section, schema); "" is the root of the config
 SCHEMAS: dict[str, list[tuple[str, type]]] = {
     "train": [("", TrainSchema), ("model", ModelSchema), ("style", StyleSchema),
               ("data", DataSchema), ("trainer", TrainerSchema), ("optim", OptimSchema),
-              ("samples", SamplesSchema), ("speed", SpeedSchema), ("vgg", VGGSchema)],
+              ("samples", SamplesSchema), ("speed", SpeedSchema), ("vgg", VGGSchema),
+              ("temporal", TemporalSchema)],
     "stylize": [("", StylizeSchema)],
     "optimize": [("", OptimizeSchema), ("style", StyleSchema), ("vgg", VGGSchema),
                  ("solver", SolverSchema)],
@@ -196,6 +225,7 @@ SCHEMAS: dict[str, list[tuple[str, type]]] = {
                 ("solver", SolverSchema)],
     "ablate": [("", AblateSchema), ("style", StyleSchema), ("vgg", VGGSchema),
                ("solver", AblateSolverSchema)],
+    "video_consistency": [("", VideoConsistencySchema)],
 }  # fmt: skip
 
 

@@ -10,10 +10,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from fastnst.app.builders import build_loss, paintings_from_config
+from fastnst.app.arbitrary import build_arbitrary_module, is_arbitrary
+from fastnst.app.builders import build_loss, build_temporal, paintings_from_config
 from fastnst.errors import FastNSTError
 from fastnst.models.checkpoint import load_style_checkpoint
 from fastnst.models.extend import extend_styles, train_only_styles
+from fastnst.training.arbitrary import ArbitraryStyleModule
 from fastnst.training.module import StyleTransferModule
 from fastnst.training.speed import auto_precision
 
@@ -39,12 +41,16 @@ def build_transformer(cfg: DictConfig, names: list[str]) -> nn.Module:
     return instantiate(cfg.model)
 
 
-def build_module(cfg: DictConfig) -> StyleTransferModule:
+def build_module(cfg: DictConfig) -> StyleTransferModule | ArbitraryStyleModule:
     """Transform network + perceptual loss (style targets set) wrapped in the LightningModule.
 
     The paintings (``style``, or the list ``styles``) are passed on too, for the validation
-    quality measures.
+    quality measures, and the temporal stability loss of ``temporal`` when one is chosen.
+    An arbitrary-style model (``model=adain``) gets its own module and loss instead
+    (:func:`~fastnst.app.arbitrary.build_arbitrary_module`).
     """
+    if is_arbitrary(cfg):
+        return build_arbitrary_module(cfg)
     names, paintings = paintings_from_config(cfg)
     return StyleTransferModule(
         build_transformer(cfg, names),
@@ -58,6 +64,7 @@ def build_module(cfg: DictConfig) -> StyleTransferModule:
         channels_last=cfg.speed.channels_last,
         compile=cfg.speed.compile,
         style_images=paintings,
+        temporal=build_temporal(cfg),
     )
 
 

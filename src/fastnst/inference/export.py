@@ -28,10 +28,13 @@ import torch
 from torch import SymInt, Tensor, nn
 
 from fastnst.errors import FastNSTError
+from fastnst.inference.arbitrary import is_arbitrary
 from fastnst.io.atomic import atomic_path
+from fastnst.models.fast_conv import with_fast_output_conv
 
 FORMATS = ("torchscript", "onnx")
 INPUT_NAME, STYLE_NAME, OUTPUT_NAME = "image", "style", "stylized"
+STYLE_IMAGE_NAME = "style_image"  # the painting input of an arbitrary-style network
 STYLES_METADATA = "styles"  # ONNX metadata key (and TorchScript extra file stem) of the names
 OPSET = 18
 MIN_SIDE = 8  # TransformerNet pads every side to at least this, and to a multiple of 4
@@ -80,8 +83,27 @@ class ExportedStylizer(nn.Module):
         return y[..., :h, :w].clamp(0, 1)
 
 
+class ExportedArbitrary(nn.Module):
+    """An arbitrary-style network (AdaIN) as (photo, painting) -> stylized, clamped to [0, 1].
+
+    The network pads the photo itself, branch-free (:func:`~fastnst.models.adain.pad_to_multiple`),
+    so H and W stay symbolic; the painting (1, 3, H', W'), any size of at least 8 px, only
+    gives its statistics.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model.eval()
+
+    def forward(self, image: Tensor, style_image: Tensor) -> Tensor:
+        return self.model(image, style_image).clamp(0, 1)
+
+
 def example_inputs(model: nn.Module) -> tuple[Tensor, ...]:
-    """What export traces with: an image, plus uniform style weights for a multi-style network."""
+    """What export traces with: an image, plus uniform style weights for a multi-style network
+    or a painting for an arbitrary-style one."""
+    if is_arbitrary(model):
+        return torch.rand(1, 3, 64, 64), torch.rand(1, 3, 72, 56)
     num_styles = getattr(model, "num_styles", 1)
     image = torch.rand(1, 3, 64, 64)
     return (image,) if num_styles <= 1 else (image, torch.full((num_styles,), 1 / num_styles))
@@ -103,8 +125,11 @@ def export_model(
     path = Path(path)
     if fmt not in FORMATS:
         raise FastNSTError(f"unknown export={fmt}; use torchscript or onnx")
-    network = copy.deepcopy(model).cpu().float()
-    wrapper = ExportedStylizer(network).requires_grad_(False)
+    arbitrary = is_arbitrary(model)
+    if arbitrary and fmt == "torchscript":
+        raise FastNSTError("an arbitrary-style network exports to ONNX only: pass export=onnx")
+    network = with_fast_output_conv(copy.deepcopy(model).cpu().float())  # same function, faster
+    wrapper = (ExportedArbitrary if arbitrary else ExportedStylizer)(network).requires_grad_(False)
     examples = example_inputs(model)
     names = styles if styles is not None else getattr(model, "style_names", None)
     metadata = {} if names is None else {STYLES_METADATA: json.dumps([str(n) for n in names])}
@@ -151,6 +176,12 @@ def _export_onnx(wrapper: nn.Module, examples: tuple[Tensor, ...], path: Path) -
     height, width = torch.export.Dim("H", min=1), torch.export.Dim("W", min=1)
     names = [INPUT_NAME, STYLE_NAME][: len(examples)]
     shapes = ({0: batch, 2: height, 3: width}, *[None] * (len(examples) - 1))  # style: (S,)
+    if isinstance(wrapper, ExportedArbitrary):  # the painting: one, of any size
+        names = [INPUT_NAME, STYLE_IMAGE_NAME]
+        shapes = (
+            shapes[0],
+            {2: torch.export.Dim("H_style", min=8), 3: torch.export.Dim("W_style", min=8)},
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(

@@ -20,11 +20,18 @@ import torch
 from torch import Tensor, nn
 
 from fastnst.errors import FastNSTError
-from fastnst.inference.export import INPUT_NAME, OPSET, STYLE_NAME, STYLES_METADATA, export_model
+from fastnst.inference.export import (
+    INPUT_NAME,
+    OPSET,
+    STYLE_IMAGE_NAME,
+    STYLE_NAME,
+    STYLES_METADATA,
+    export_model,
+)
 
 log = logging.getLogger(__name__)
 
-EXPORT_REVISION = 3  # bump when ExportedStylizer changes, so older cached exports are not reused
+EXPORT_REVISION = 5  # bump when ExportedStylizer changes, so older cached exports are not reused
 
 
 def cache_dir() -> Path:
@@ -60,6 +67,17 @@ def _import_onnxruntime():
     return onnxruntime
 
 
+def session_options(ort):
+    """Every graph optimization (constant folding, conv + activation fusion, the blocked
+    NCHWc convolution layout of MLAS) and as many intra-op threads as PyTorch uses here (the
+    physical cores, or what ``OMP_NUM_THREADS`` / ``torch.set_num_threads`` chose), so both
+    runtimes share the machine the same way."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = torch.get_num_threads()
+    return options
+
+
 class OnnxModel:
     """An exported stylizer file run by ONNX Runtime on the CPU, called like the network.
 
@@ -78,27 +96,36 @@ class OnnxModel:
         if not self.path.is_file():
             raise FastNSTError(f"ONNX model not found: {self.path}; pass ckpt= an existing file")
         try:
-            self.session = ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(
+                str(self.path), session_options(ort), providers=["CPUExecutionProvider"]
+            )
         except Exception as err:  # noqa: BLE001 - onnxruntime raises its own exception types
             raise FastNSTError(
                 f"cannot load ONNX model {self.path}: it is corrupt or not an ONNX file; "
                 "export it again with export=onnx"
             ) from err
         inputs = {item.name: item.shape for item in self.session.get_inputs()}
-        if INPUT_NAME not in inputs or not set(inputs) <= {INPUT_NAME, STYLE_NAME}:
+        known = {INPUT_NAME, STYLE_NAME, STYLE_IMAGE_NAME}
+        if INPUT_NAME not in inputs or not set(inputs) <= known:
             raise FastNSTError(
                 f"{self.path} was not exported by fastnst (its inputs are {', '.join(inputs)}); "
                 "export the PyTorch checkpoint with export=onnx"
             )
         self.num_styles = int(inputs[STYLE_NAME][0]) if STYLE_NAME in inputs else 1
+        self.arbitrary = STYLE_IMAGE_NAME in inputs  # AdaIN: the painting is an input
         names = self.session.get_modelmeta().custom_metadata_map.get(STYLES_METADATA)
         self.styles: list[str] | None = json.loads(names) if names else None  # index order
 
-    def __call__(self, image: Tensor, style: Tensor | None = None) -> Tensor:
-        """(N, 3, H, W) float RGB in [0, 1] -> stylized, same shape, clamped to [0, 1]."""
+    def __call__(
+        self, image: Tensor, style: Tensor | None = None, style_image: Tensor | None = None
+    ) -> Tensor:
+        """(N, 3, H, W) float RGB in [0, 1] -> stylized, same shape, clamped to [0, 1]; an
+        arbitrary-style export also takes the painting, ``style_image`` (1, 3, H', W')."""
         feed = {INPUT_NAME: image.detach().float().cpu().contiguous().numpy()}
         if style is not None:
             feed[STYLE_NAME] = style.detach().float().cpu().numpy()
+        if style_image is not None:
+            feed[STYLE_IMAGE_NAME] = style_image.detach().float().cpu().contiguous().numpy()
         return torch.from_numpy(self.session.run(None, feed)[0])
 
 

@@ -18,6 +18,7 @@ painting's name, or a blend ``{"starry_night": 0.7, "great_wave": 0.3}`` (see
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,14 +31,22 @@ from torch import Tensor, nn
 from fastnst.color import match_histograms, transfer_luminance
 from fastnst.device import resolve_device
 from fastnst.errors import FastNSTError
+from fastnst.inference.arbitrary import (
+    Painting,
+    bind_onnx_painting,
+    bind_paintings,
+    check_arbitrary_options,
+    is_arbitrary,
+)
 from fastnst.inference.blend import StyleChoice, style_vector
 from fastnst.inference.runtime import OnnxModel, cached_onnx_model
 from fastnst.inference.tiling import stylize_tiled
 from fastnst.io.image import pil_to_tensor, tensor_to_pil
 from fastnst.models.checkpoint import load_style_checkpoint
+from fastnst.models.fast_conv import with_fast_output_conv
 
 COLOR_METHODS = ("luminance", "histogram")
-BACKENDS = ("auto", "torch", "onnxruntime")
+BACKENDS = ("auto", "torch", "onnxruntime", "compile")
 
 
 def target_size(height: int, width: int, size: int | None, max_size: int | None) -> tuple[int, int]:
@@ -53,7 +62,9 @@ class Stylizer:
 
     Args:
         model: The transform network (e.g. ``StyleCheckpoint.model``); input RGB in [0, 1].
-            It is put in eval mode and moved to ``device`` (in place, like ``Module.to``).
+            It is put in eval mode and moved to ``device`` (in place, like ``Module.to``); on
+            a CPU the stylizer runs a copy whose output layer is blocked for speed
+            (:func:`~fastnst.models.fast_conv.with_fast_output_conv`, the same function).
             Or an exported ``OnnxModel``, which runs with ONNX Runtime on the CPU and takes
             neither ``tile``, ``channels_last`` nor another device or backend.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
@@ -69,9 +80,12 @@ class Stylizer:
         backend: ``"torch"``, ``"onnxruntime"`` (CPU only: on first use the model is exported
             to ONNX, a few seconds, or loaded from the export cache, see
             :mod:`fastnst.inference.runtime`; it then runs 1.5-2.3x faster than eager PyTorch
-            on our CPU in ``scripts/benchmark_stylize.py``), or ``"auto"``: onnxruntime on
-            the CPU when it is installed, else torch. Tiles always run in PyTorch (they
-            need its hooks).
+            on our CPU in ``scripts/benchmark_stylize.py``), ``"compile"`` (``torch.compile``
+            with Inductor's weight freezing, channels-last: the fastest path on our 2-core CPU,
+            1.1-1.3x ONNX Runtime, but it compiles for tens of seconds at every new image
+            size, so it pays for long runs of one size: a video, a webcam), or ``"auto"``:
+            onnxruntime on the CPU when it is installed, else torch. Tiles always run in
+            PyTorch (they need its hooks).
         checkpoint: The file ``model`` was loaded from, if any: its sha256 names the cached
             ONNX export (without it, the weights are hashed).
         style: For a multi-style network (required there before stylizing): a style name, an
@@ -80,6 +94,14 @@ class Stylizer:
         styles: The network's style names in style-index order; by default those
             ``load_style_checkpoint`` or the ONNX file's metadata give (``model.style_names``,
             ``OnnxModel.styles``), else ``"0"``, ``"1"``, ...
+        style_image: For an arbitrary-style network (``model=adain``, required there): the
+            painting, an image file, PIL image or (3, H, W) tensor, or a list of them to blend.
+            Its statistics are computed once, here (:mod:`fastnst.inference.arbitrary`);
+            such a network runs in PyTorch, untiled.
+        style_image_weights: One weight per ``style_image`` (normalised); ``None``: equal.
+        alpha: Arbitrary-style networks: AdaIN's content-style trade-off in feature space,
+            in [0, 1] (``strength`` blends pixels, after it).
+        style_size: Short side the paintings are resized to; ``None`` keeps their size.
     """
 
     def __init__(
@@ -99,6 +121,10 @@ class Stylizer:
         checkpoint: str | Path | None = None,
         style: StyleChoice = None,
         styles: Sequence[str] | None = None,
+        style_image: Painting | Sequence[Painting] | None = None,
+        style_image_weights: Sequence[float] | None = None,
+        alpha: float = 1.0,
+        style_size: int | None = 512,
     ) -> None:
         _check_options(strength, preserve_color, size, max_size, tile, tile_overlap)
         self.strength, self.preserve_color = strength, preserve_color
@@ -113,12 +139,26 @@ class Stylizer:
         self.style = style
         if self._onnx is not None:
             _check_onnx_options(model, device, tile, channels_last, backend)
+            if getattr(model, "arbitrary", False) or style_image is not None or alpha != 1.0:
+                self._onnx = model = bind_onnx_painting(
+                    model, style_image, style_image_weights, alpha=alpha, size=style_size
+                )
             self.device, self.backend, self.model = torch.device("cpu"), "onnxruntime", model
             return
         self.device = resolve_device(device)
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        self.model = model.eval().requires_grad_(False).to(self.device, memory_format=fmt)
+        model = model.eval().requires_grad_(False)
+        if self.device.type == "cpu":  # the same function, a 3x faster last layer on a CPU
+            model = with_fast_output_conv(model)
+        self.model = model.to(self.device, memory_format=fmt)
         self.backend = _resolve_backend(backend, self.device)
+        self._compiled_model: nn.Module | None = None  # backend=compile: made on first use
+        if is_arbitrary(self.model) or style_image is not None or alpha != 1.0:
+            check_arbitrary_options(self.model, tile=tile, backend=backend)
+            self.model = bind_paintings(
+                self.model, style_image, style_image_weights, alpha=alpha, size=style_size
+            )
+            self.backend = "torch"
 
     @property
     def style(self) -> StyleChoice:
@@ -187,10 +227,20 @@ class Stylizer:
         if self.backend == "onnxruntime":
             self._onnx = self._onnx or cached_onnx_model(self.model, self.checkpoint)
             return self._onnx(batch, weights)
-        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        x = batch.to(self.device).contiguous(memory_format=fmt)
-        y = self.model(x) if weights is None else self.model(x, weights.to(self.device))
+        model, fmt = self.model, torch.channels_last if self.channels_last else None
+        if self.backend == "compile":
+            model, fmt = self._compiled(), torch.channels_last
+        x = batch.to(self.device).contiguous(memory_format=fmt or torch.contiguous_format)
+        y = model(x) if weights is None else model(x, weights.to(self.device))
         return y.float().cpu().contiguous()
+
+    def _compiled(self) -> nn.Module:
+        """The network compiled once (channels-last, weights frozen into the graph); each new
+        input size compiles a graph of its own (``dynamic=False``: the fastest kernels)."""
+        if self._compiled_model is None:
+            network = copy.deepcopy(self.model).to(memory_format=torch.channels_last)
+            self._compiled_model = torch.compile(network, dynamic=False, options={"freezing": True})
+        return self._compiled_model
 
 
 def _check_options(

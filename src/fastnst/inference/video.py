@@ -4,16 +4,18 @@ PyAV (FFmpeg bindings, ``pip install fastnst[video]``) is used rather than ``tor
 because it decodes and encodes lazily, frame by frame (a long clip never sits in memory), and
 because it can remux audio packets without re-encoding them; ``torchvision.io``'s video API is
 deprecated and drops or re-encodes audio. Frames keep their presentation timestamps, so frame
-count and frame rate (including variable rates) are those of the input. Flicker reduction is not
-attempted: each frame is stylized on its own. A frame that cannot be decoded (a corrupt packet)
-or stylized is left out and counted, with a warning; the rest of the clip goes on.
+count and frame rate (including variable rates) are those of the input. Each frame is stylized
+on its own unless a :class:`~fastnst.inference.flow_blend.FlowBlend` is given, which blends the
+previous output, carried along the input's optical flow, into each frame (less flicker, two
+optical flows per frame). A frame that cannot be decoded (a corrupt packet) or stylized is left
+out and counted, with a warning; the rest of the clip goes on.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
@@ -22,6 +24,9 @@ from tqdm import tqdm
 from fastnst.errors import FastNSTError
 from fastnst.inference.stylizer import Stylizer, target_size
 from fastnst.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from fastnst.inference.flow_blend import FlowBlend
 
 VIDEO_SUFFIXES: frozenset[str] = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"})
 log = logging.getLogger(__name__)
@@ -45,9 +50,12 @@ def _import_av():
 
 def stylize_video(
     stylizer: Stylizer, src: str | Path, dst: str | Path, *, overwrite: bool = False,
-    progress: bool = True,
+    progress: bool = True, blend: FlowBlend | None = None,
 ) -> VideoResult:  # fmt: skip
     """Stylize every frame of ``src`` into ``dst`` (written atomically); returns the frame counts.
+
+    With ``blend``, each output frame is passed through it in order (flow-guided blending with
+    the previous output; it is reset first).
 
     The container format follows ``dst``'s suffix, with its default video codec (H.264 for .mp4
     and .mkv) in yuv420p; odd output sizes lose their last row/column (yuv420p needs even sizes).
@@ -66,7 +74,9 @@ def stylize_video(
         with source, av.open(str(tmp), "w") as sink:
             if not source.streams.video:
                 raise FastNSTError(f"cannot read video {src}: it has no video stream")
-            result = _transcode(stylizer, source, sink, progress)
+            if blend is not None:
+                blend.reset()
+            result = _transcode(stylizer, source, sink, progress, blend)
         if result.skipped:
             log.warning("skipped %d corrupt or failed frames of %s", result.skipped, src)
         if result.skipped and not result.frames:
@@ -74,7 +84,7 @@ def stylize_video(
         return result
 
 
-def _transcode(stylizer: Stylizer, source, sink, progress: bool) -> VideoResult:
+def _transcode(stylizer: Stylizer, source, sink, progress: bool, blend=None) -> VideoResult:
     """Decode, stylize in batches and encode the first video stream; remux every audio stream."""
     video = source.streams.video[0]
     video.thread_type = "AUTO"
@@ -100,10 +110,10 @@ def _transcode(stylizer: Stylizer, source, sink, progress: bool) -> VideoResult:
             batch.append(frame)
             decoded += 1
             if len(batch) == stylizer.batch_size:
-                count += _encode(stylizer, batch, out, sink)
+                count += _encode(stylizer, batch, out, sink, blend)
                 bar.update(len(batch))
                 batch = []
-    count += _encode(stylizer, batch, out, sink)
+    count += _encode(stylizer, batch, out, sink, blend)
     bar.update(len(batch))
     bar.close()
     sink.mux(out.encode(None))
@@ -120,19 +130,19 @@ def _decode(packet) -> list | None:
         return None
 
 
-def _encode(stylizer: Stylizer, frames: list, out, sink) -> int:
+def _encode(stylizer: Stylizer, frames: list, out, sink, blend=None) -> int:
     """Stylize decoded frames and encode them with their original timestamps; returns how many
     were encoded. A failing batch is retried frame by frame; a frame that fails alone is left
     out (logged)."""
     if not frames:
         return 0
     try:
-        pixels = _stylize_frames(stylizer, frames, out.height, out.width)
+        pixels = _stylize_frames(stylizer, frames, out.height, out.width, blend)
     except Exception as err:  # noqa: BLE001 - one bad frame must not stop the video
         if len(frames) == 1:
             log.warning("skipped a video frame at pts %s: %s", frames[0].pts, err)
             return 0
-        return sum(_encode(stylizer, [frame], out, sink) for frame in frames)
+        return sum(_encode(stylizer, [frame], out, sink, blend) for frame in frames)
     av = _import_av()
     for frame, array in zip(frames, pixels, strict=True):
         encoded = av.VideoFrame.from_ndarray(array, format="rgb24")
@@ -141,9 +151,14 @@ def _encode(stylizer: Stylizer, frames: list, out, sink) -> int:
     return len(frames)
 
 
-def _stylize_frames(stylizer: Stylizer, frames: list, height: int, width: int) -> np.ndarray:
-    """Decoded frames -> stylized (N, height, width, 3) uint8 RGB arrays."""
+def _stylize_frames(
+    stylizer: Stylizer, frames: list, height: int, width: int, blend=None
+) -> np.ndarray:
+    """Decoded frames -> stylized (N, height, width, 3) uint8 RGB arrays, blended in order."""
     rgb = np.stack([frame.to_ndarray(format="rgb24") for frame in frames])  # (N, H, W, 3)
     content = torch.from_numpy(rgb).permute(0, 3, 1, 2).float().div_(255)
-    styled = stylizer.stylize(content)[..., :height, :width]
+    styled = stylizer.stylize(content)
+    if blend is not None:
+        styled = torch.cat([blend(c[None], s[None]) for c, s in zip(content, styled, strict=True)])
+    styled = styled[..., :height, :width].clamp(0, 1)
     return styled.mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()

@@ -6,6 +6,13 @@ c9s1-32, d64, d128, 5 residual blocks of 128, u64, u32, c9s1-3, where ``u`` is a
 avoid checkerboard artefacts, Odena et al. 2016) and every batch norm is an instance norm
 (Ulyanov et al. 2016). Padding is by reflection. ``width`` scales every channel count.
 
+The lean family (for real time on a CPU) keeps that shape but sets each stage's width:
+``encoder`` (the three downsampling convolutions; the residual blocks have the last one's
+width), ``decoder`` (the two upsampling convolutions) and ``separable`` residual blocks, whose
+3x3 convolutions are depthwise-separable (a depthwise 3x3 then a pointwise 1x1, Howard et al.
+2017, MobileNets). ``model=johnson_fast`` is c9s1-16, d32, d32, 5 residual blocks of 32, u16,
+u8, c9s1-3: about 10x fewer FLOPs than Johnson's network.
+
 With ``num_styles`` S > 1 every instance norm is a conditional one (Dumoulin, Shlens & Kudlur
 2017, :class:`~fastnst.models.layers.ConditionalInstanceNorm2d`), and, as in their code, so is
 the output of the last convolution: 16 norms, 2 (32 + 64 + 128 + 10 * 128 + 64 + 32 + 3) =
@@ -14,6 +21,8 @@ single-style network (same modules, same state-dict keys).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -33,12 +42,13 @@ class ConvLayer(nn.Sequential):
 
     def __init__(
         self, cin: int, cout: int, kernel: int, stride: int = 1, *, norm: bool = True,
-        relu: bool = True, num_styles: int = 1,
+        relu: bool = True, num_styles: int = 1, separable: bool = False,
     ) -> None:  # fmt: skip
-        layers: list[nn.Module] = [
-            nn.ReflectionPad2d(kernel // 2),
-            nn.Conv2d(cin, cout, kernel, stride),
-        ]
+        conv: nn.Module = nn.Conv2d(cin, cout, kernel, stride)
+        if separable:  # depthwise k x k, then pointwise 1 x 1
+            conv = nn.Sequential(nn.Conv2d(cin, cin, kernel, stride, groups=cin),
+                                 nn.Conv2d(cin, cout, 1))  # fmt: skip
+        layers: list[nn.Module] = [nn.ReflectionPad2d(kernel // 2), conv]
         if norm and num_styles > 1:
             layers.append(ConditionalInstanceNorm2d(cout, num_styles))
         elif norm:
@@ -54,13 +64,15 @@ class ConvLayer(nn.Sequential):
 
 
 class ResidualBlock(nn.Module):
-    """x + IN(conv(ReLU(IN(conv(x))))), the residual block of Gross & Wilber used by Johnson."""
+    """x + IN(conv(ReLU(IN(conv(x))))), the residual block of Gross & Wilber used by Johnson;
+    ``separable`` makes both convolutions depthwise-separable."""
 
-    def __init__(self, channels: int, num_styles: int = 1) -> None:
+    def __init__(self, channels: int, num_styles: int = 1, separable: bool = False) -> None:
         super().__init__()
+        c, s = channels, num_styles
         self.block = nn.Sequential(
-            ConvLayer(channels, channels, 3, num_styles=num_styles),
-            ConvLayer(channels, channels, 3, relu=False, num_styles=num_styles),
+            ConvLayer(c, c, 3, num_styles=s, separable=separable),
+            ConvLayer(c, c, 3, relu=False, num_styles=s, separable=separable),
         )
 
     def forward(self, x: Tensor, weights: Tensor | None = None) -> Tensor:
@@ -87,6 +99,10 @@ class TransformerNet(nn.Module):
     Args:
         width: Channels of the first layer (32 in the paper); the others are 2x and 4x it.
         num_residual_blocks: Residual blocks at the bottleneck (5 in the paper).
+        encoder: Channels of the three encoder convolutions, overriding ``width``'s
+            (w, 2w, 4w); the residual blocks have the last one's.
+        decoder: Channels of the two upsampling convolutions, overriding (2w, w).
+        separable: Depthwise-separable 3x3 convolutions in the residual blocks.
         head: Output non-linearity: ``"none"`` (raw, clamp for display), ``"sigmoid"``, or
             ``"tanh"``, Johnson's scaled tanh mapped to [0, 1]: (1 + tanh(x)) / 2.
         num_styles: S, paintings held by the network through conditional instance norms
@@ -97,26 +113,34 @@ class TransformerNet(nn.Module):
 
     def __init__(
         self, width: int = 32, num_residual_blocks: int = 5, head: str = "none",
-        num_styles: int = 1,
+        num_styles: int = 1, *, encoder: Sequence[int] | None = None,
+        decoder: Sequence[int] | None = None, separable: bool = False,
     ) -> None:  # fmt: skip
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"unknown model.head {head!r}; use one of {HEADS}")
         if num_styles < 1:
             raise ValueError(f"model.num_styles must be at least 1, got {num_styles}")
+        e = [int(c) for c in encoder] if encoder is not None else [width, 2 * width, 4 * width]
+        d = [int(c) for c in decoder] if decoder is not None else [2 * width, width]
+        if len(e) != 3 or len(d) != 2 or min(e + d) < 1:
+            raise ValueError(f"model.encoder needs 3 and model.decoder 2 widths, got {e}, {d}")
         self.config = {"width": width, "num_residual_blocks": num_residual_blocks, "head": head}
-        if num_styles > 1:  # single-style configs stay as fastnst 0.2 wrote them
+        # only what differs from fastnst 0.2's network is recorded, so its configs stay as written
+        lean = {"encoder": encoder and e, "decoder": decoder and d, "separable": separable}
+        self.config.update({key: value for key, value in lean.items() if value})
+        if num_styles > 1:
             self.config["num_styles"] = num_styles
         self.head, self.num_styles = head, num_styles
-        w, s = width, num_styles
+        s = num_styles
         self.net = nn.Sequential(
-            ConvLayer(3, w, 9, num_styles=s),
-            ConvLayer(w, 2 * w, 3, stride=2, num_styles=s),
-            ConvLayer(2 * w, 4 * w, 3, stride=2, num_styles=s),
-            *(ResidualBlock(4 * w, s) for _ in range(num_residual_blocks)),
-            UpsampleConv(4 * w, 2 * w, num_styles=s),
-            UpsampleConv(2 * w, w, num_styles=s),
-            ConvLayer(w, 3, 9, norm=s > 1, relu=False, num_styles=s),
+            ConvLayer(3, e[0], 9, num_styles=s),
+            ConvLayer(e[0], e[1], 3, stride=2, num_styles=s),
+            ConvLayer(e[1], e[2], 3, stride=2, num_styles=s),
+            *(ResidualBlock(e[2], s, separable) for _ in range(num_residual_blocks)),
+            UpsampleConv(e[2], d[0], num_styles=s),
+            UpsampleConv(d[0], d[1], num_styles=s),
+            ConvLayer(d[1], 3, 9, norm=s > 1, relu=False, num_styles=s),
         )
 
     def forward(self, x: Tensor, style: Tensor | None = None) -> Tensor:

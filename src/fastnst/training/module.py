@@ -34,7 +34,8 @@ class StyleTransferModule(pl.LightningModule):
     rather than drawing at random: every style is trained equally often in every window of S
     samples, and a run (or a resumed one) sees the same assignment, so a per-style comparison
     is not blurred by sampling noise; the data order is shuffled anyway, so photos and styles
-    do not pair up. Validation stylizes every image in every style and also logs
+    do not pair up. On logging steps the training loss of each style's samples is logged as
+    ``train/<style name>/<term>``; validation stylizes every image in every style and logs
     ``val/<style name>/<term>`` (total, content, style); the sample grid has one column per
     style.
 
@@ -55,6 +56,10 @@ class StyleTransferModule(pl.LightningModule):
             validation batch also logs :func:`~fastnst.quality.quality_measures` of the outputs
             (``val/color_swd``, ``val/texture_swd``, ``val/ssim``, ``val/edge_ssim``), every
             sample against its own painting. Not stored in checkpoints or hparams.
+        temporal: A temporal stability loss (:mod:`fastnst.losses.temporal`), called as
+            ``temporal(transformer, content, output, style)`` on training batches; it adds
+            ``temporal.weight`` times its value to ``train/total`` and is logged as
+            ``train/temporal``. ``None``: each image on its own. Not stored in hparams.
     """
 
     def __init__(
@@ -71,14 +76,16 @@ class StyleTransferModule(pl.LightningModule):
         channels_last: bool = False,
         compile: bool = False,
         style_images: list[Tensor] | None = None,
+        temporal: nn.Module | None = None,
     ) -> None:
         super().__init__()
         if scheduler not in (None, "cosine"):
             raise ValueError(f"unknown optim.scheduler {scheduler!r}; use null or cosine")
-        self.save_hyperparameters(ignore=["transformer", "loss", "style_images"])
+        self.save_hyperparameters(ignore=["transformer", "loss", "style_images", "temporal"])
         self.transformer = transformer
         self.loss = loss
         self.style_images = list(style_images or [])  # a plain list: no state-dict entries
+        self.temporal = temporal  # no parameters: no state-dict entries either
         self.samples: Tensor | None = None
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.transformer.to(memory_format=self.memory_format)
@@ -117,7 +124,12 @@ class StyleTransferModule(pl.LightningModule):
             style = self.cycled_styles(content.shape[0])
         output = self.transformer(content, style)
         terms = self.loss(output, content, style)
+        if stage == "train" and self.temporal is not None:
+            terms["temporal"] = self.temporal(self.transformer, content, output, style)
+            terms["total"] = terms["total"] + self.temporal.weight * terms["temporal"]
         self._log_terms(stage, terms, content.shape[0])
+        if stage == "train" and self.num_styles > 1 and self._is_logging_step():
+            self._log_train_styles(output.detach(), content, style)
         if stage == "val" and self.style_images:
             self._log_quality(output.detach().clamp(0, 1), content, style)
         return terms["total"]
@@ -129,6 +141,25 @@ class StyleTransferModule(pl.LightningModule):
                 f"{stage}/{name}", value, prog_bar=name in ("total", "content", "style", "tv"),
                 on_step=on_step, on_epoch=not on_step, batch_size=batch, sync_dist=not on_step,
             )  # fmt: skip
+
+    def _is_logging_step(self) -> bool:
+        """Whether Lightning writes this step's logs (the rule of its logger connector)."""
+        every = self.trainer.log_every_n_steps if self._trainer is not None else 1
+        return (self.global_step + 1) % max(1, every) == 0
+
+    @torch.no_grad()
+    def _log_train_styles(self, output: Tensor, content: Tensor, style: Tensor) -> None:
+        """``train/<style name>/<term>`` (total, content, style) of this batch's samples of each
+        style: the loss again on each style's subset, without gradients, on logging steps
+        only (``trainer.log_every_n_steps``), so training costs no more."""
+        for k in style.unique().tolist():
+            chosen = (style == k).nonzero().squeeze(1)
+            terms = self.loss(output[chosen], content[chosen], style[chosen])
+            for term in ("total", "content", "style"):
+                self.log(
+                    f"train/{self.style_names[k]}/{term}", terms[term], on_step=True,
+                    on_epoch=False, batch_size=len(chosen),
+                )  # fmt: skip
 
     def _validate_every_style(self, content: Tensor) -> Tensor:
         """Each image in each style: ``val/<term>`` (mean over styles) and, per style k,

@@ -1,0 +1,144 @@
+"""The lean network family (model=johnson_fast) and the blocked output convolution."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from torch import nn
+
+from fastnst.models import TransformerNet, build_model
+from fastnst.models.fast_conv import BlockedConv2d, blocked_weight, with_fast_output_conv
+
+
+def _conv_shapes(model: nn.Module) -> list[tuple[int, int, int, int, int]]:
+    return [
+        (c.in_channels, c.out_channels, c.kernel_size[0], c.stride[0], c.groups)
+        for c in model.modules()
+        if isinstance(c, nn.Conv2d)
+    ]
+
+
+def test_johnson_fast_preset_has_the_lean_shape(make_cfg) -> None:
+    model = instantiate(make_cfg("model=johnson_fast").model)
+    shapes = _conv_shapes(model)
+    assert shapes[:3] == [(3, 16, 9, 1, 1), (16, 32, 3, 2, 1), (32, 32, 3, 2, 1)]
+    assert shapes[3:13] == [(32, 32, 3, 1, 1)] * 10
+    assert shapes[13:] == [(32, 16, 3, 1, 1), (16, 8, 3, 1, 1), (8, 3, 9, 1, 1)]
+    # 3*16*81+16 + 16*32*9+32 + 32*32*9+32 + 10*(32*32*9+32) + (32*16*9+16) + (16*8*9+8)
+    # + (8*3*81+3) in convolutions, and 2 * (16 + 32 * 12 + 16 + 8) norm scales and shifts
+    convs = 3904 + 4640 + 9248 + 10 * 9248 + 4624 + 1160 + 1947
+    assert sum(p.numel() for p in model.parameters()) == convs + 2 * (16 + 32 * 12 + 16 + 8)
+
+
+def test_lean_config_rebuilds_the_network_and_default_config_is_unchanged() -> None:
+    assert TransformerNet().config == {"width": 32, "num_residual_blocks": 5, "head": "none"}
+    model = TransformerNet(encoder=[8, 8, 16], decoder=[8, 4], separable=True, num_styles=3)
+    assert model.config["encoder"] == [8, 8, 16] and model.config["separable"] is True
+    clone = build_model("johnson", **model.config)
+    clone.load_state_dict(model.state_dict())
+    x = torch.rand(2, 3, 13, 21)
+    style = torch.tensor([0, 2])
+    assert torch.equal(model.eval()(x, style), clone.eval()(x, style))
+
+
+def test_separable_residual_blocks_are_depthwise_then_pointwise() -> None:
+    model = TransformerNet(encoder=[8, 16, 32], decoder=[16, 8], separable=True)
+    residual = _conv_shapes(model)[3:23]
+    assert residual == [(32, 32, 3, 1, 32), (32, 32, 1, 1, 1)] * 10
+    plain = TransformerNet(encoder=[8, 16, 32], decoder=[16, 8])
+    assert sum(p.numel() for p in model.parameters()) < sum(p.numel() for p in plain.parameters())
+
+
+def test_bad_stage_widths_are_refused() -> None:
+    with pytest.raises(ValueError, match="model.encoder"):
+        TransformerNet(encoder=[32, 32])
+
+
+@pytest.mark.parametrize(("kernel", "block", "size"), [(9, 4, 24), (5, 2, 10), (3, 2, 8)])
+def test_blocked_conv_equals_the_convolution(kernel: int, block: int, size: int) -> None:
+    torch.manual_seed(0)
+    conv = nn.Conv2d(6, 3, kernel)
+    x = torch.randn(2, 6, size, size)
+    torch.testing.assert_close(BlockedConv2d(conv, block)(x), conv(x), atol=1e-5, rtol=1e-5)
+
+
+def test_blocked_weight_by_hand() -> None:
+    """A 3x3 kernel blocked by s = 2: the output pixel at block offset (p, q) sees the kernel
+    shifted by (p, q) inside a 4x4 window, so row (p, q) = (1, 1) is W in its lower right."""
+    weight = torch.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+    blocked = blocked_weight(weight, 2)  # (1 * 4, 1, 4, 4)
+    assert blocked.shape == (4, 1, 4, 4)
+    expected = torch.tensor([[0, 0, 0, 0], [0, 1, 2, 3], [0, 4, 5, 6], [0, 7, 8, 9.0]])
+    assert torch.equal(blocked[3, 0], expected)
+    assert torch.equal(blocked[0, 0, :3, :3], weight[0, 0]) and blocked[0, 0, 3].sum() == 0
+
+
+def test_blocked_conv_refuses_kernels_it_cannot_block() -> None:
+    with pytest.raises(ValueError, match="divide"):
+        BlockedConv2d(nn.Conv2d(4, 3, 4), 4)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (7, 13), (33, 64)])
+def test_fast_output_conv_keeps_the_network_function(size: tuple[int, int]) -> None:
+    torch.manual_seed(0)
+    model = TransformerNet(width=16, num_residual_blocks=1).eval()
+    fast = with_fast_output_conv(model)
+    assert isinstance(fast.net[-1][1], BlockedConv2d)
+    assert isinstance(model.net[-1][1], nn.Conv2d)  # the original is left alone
+    x = torch.rand(2, 3, *size)
+    torch.testing.assert_close(fast(x), model(x), atol=1e-5, rtol=1e-4)
+
+
+def test_fast_output_conv_keeps_multi_style_networks() -> None:
+    model = TransformerNet(width=16, num_residual_blocks=1, num_styles=2).eval()
+    fast = with_fast_output_conv(model)
+    x, style = torch.rand(1, 3, 20, 20), torch.tensor([0.3, 0.7])
+    torch.testing.assert_close(fast(x, style), model(x, style), atol=1e-5, rtol=1e-4)
+
+
+def test_narrow_input_output_conv_is_left_as_it_is() -> None:
+    model = TransformerNet(encoder=[8, 8, 8], decoder=[8, 4])  # 4 -> 3 channels: cheap already
+    assert with_fast_output_conv(model) is model
+
+
+def test_blocked_output_layer_has_48_outputs_and_a_12x12_kernel() -> None:
+    """Johnson's 9x9, 32 -> 3 output layer becomes 48 outputs, a 12x12 kernel, stride 4."""
+    fast = with_fast_output_conv(TransformerNet())
+    weight = fast.net[-1][1].weight
+    assert weight.shape == (48, 32, 12, 12)
+    assert fast.net[-1][1](torch.rand(1, 32, 40, 40)).shape == (1, 3, 32, 32)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"width": 16, "num_residual_blocks": 1}, {"encoder": [16, 16, 16], "decoder": [8, 4]}],
+    ids=["folded-output-layer", "lean"],
+)
+def test_onnx_export_matches_pytorch_on_odd_sizes(tmp_path, kwargs: dict) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from fastnst.inference.export import INPUT_NAME, export_model
+
+    torch.manual_seed(0)
+    model = TransformerNet(num_residual_blocks=kwargs.pop("num_residual_blocks", 2), **kwargs)
+    path = export_model(model.eval(), tmp_path / "m.onnx", "onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for h, w in [(1, 1), (7, 13), (33, 64)]:
+        x = torch.rand(1, 3, h, w)
+        (y,) = session.run(None, {INPUT_NAME: x.numpy()})
+        with torch.no_grad():
+            assert (torch.from_numpy(y) - model(x).clamp(0, 1)).abs().max() < 1e-4, (h, w)
+
+
+@pytest.mark.slow  # Inductor compiles for about half a minute on 2 cores
+def test_compile_backend_matches_the_torch_backend() -> None:
+    from fastnst.inference.stylizer import Stylizer
+
+    torch.manual_seed(0)
+    model = TransformerNet(width=16, num_residual_blocks=1).eval()
+    x = torch.rand(1, 3, 24, 20)
+    compiled = Stylizer(model, device="cpu", backend="compile").stylize(x)
+    plain = Stylizer(model, device="cpu", backend="torch").stylize(x)
+    assert compiled.shape == plain.shape == (1, 3, 24, 20)
+    torch.testing.assert_close(compiled, plain, atol=1e-4, rtol=1e-4)
