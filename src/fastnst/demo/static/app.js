@@ -330,7 +330,7 @@ function stopWebcam() {
   $("webcam").textContent = "Start webcam";
 }
 
-// One frame in flight at a time: grab, stylize, show; frames per second over the last 2 s.
+// One frame in flight at a time: grab, stylize, show; frames per second over the last frames.
 async function webcamLoop(webcam) {
   const video = $("camera");
   while (state.webcam === webcam) {
@@ -344,7 +344,8 @@ async function webcamLoop(webcam) {
       const now = performance.now();
       webcam.first ??= now - webcam.started;
       webcam.times.push(now);
-      webcam.times = webcam.times.filter((t) => now - t <= 2000);
+      // the last 2 s, but at least the last 5 frames, so that a slow rate does not read 0
+      webcam.times = webcam.times.filter((t, i, all) => now - t <= 2000 || i >= all.length - 5);
       const span = (now - webcam.times[0]) / 1000;
       const fps = webcam.times.length > 1 ? (webcam.times.length - 1) / span : 0;
       $("fps").textContent = `${fps.toFixed(1)} fps (first frame after ${Math.round(webcam.first)} ms)`;
