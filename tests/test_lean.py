@@ -7,6 +7,7 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
+from fastnst.errors import FastNSTError
 from fastnst.models import TransformerNet, build_model
 from fastnst.models.fast_conv import BlockedConv2d, blocked_weight, with_fast_output_conv
 
@@ -51,7 +52,7 @@ def test_separable_residual_blocks_are_depthwise_then_pointwise() -> None:
 
 
 def test_bad_stage_widths_are_refused() -> None:
-    with pytest.raises(ValueError, match="model.encoder"):
+    with pytest.raises(FastNSTError, match="model.encoder"):
         TransformerNet(encoder=[32, 32])
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from fastnst.errors import FastNSTError
 from fastnst.models import TransformerNet
 
 
@@ -51,5 +52,5 @@ def test_width_blocks_and_config_rebuild_the_same_network() -> None:
 
 
 def test_unknown_head_is_refused() -> None:
-    with pytest.raises(ValueError, match="model.head"):
+    with pytest.raises(FastNSTError, match="model.head"):
         TransformerNet(head="relu")

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fastnst.errors import FastNSTError
 from fastnst.models.layers import ConditionalInstanceNorm2d, style_weights
 
 HEADS = ("none", "sigmoid", "tanh")
@@ -118,13 +119,13 @@ class TransformerNet(nn.Module):
     ) -> None:  # fmt: skip
         super().__init__()
         if head not in HEADS:
-            raise ValueError(f"unknown model.head {head!r}; use one of {HEADS}")
+            raise FastNSTError(f"unknown model.head={head}; use one of {', '.join(HEADS)}")
         if num_styles < 1:
-            raise ValueError(f"model.num_styles must be at least 1, got {num_styles}")
+            raise FastNSTError(f"model.num_styles must be at least 1, got {num_styles}")
         e = [int(c) for c in encoder] if encoder is not None else [width, 2 * width, 4 * width]
         d = [int(c) for c in decoder] if decoder is not None else [2 * width, width]
         if len(e) != 3 or len(d) != 2 or min(e + d) < 1:
-            raise ValueError(f"model.encoder needs 3 and model.decoder 2 widths, got {e}, {d}")
+            raise FastNSTError(f"model.encoder needs 3 and model.decoder 2 widths, got {e}, {d}")
         self.config = {"width": width, "num_residual_blocks": num_residual_blocks, "head": head}
         # only what differs from fastnst 0.2's network is recorded, so its configs stay as written
         lean = {"encoder": encoder and e, "decoder": decoder and d, "separable": separable}

@@ -38,16 +38,24 @@ class ImageFolderDataset(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
+    kind = "images"  # in the warning about unreadable files
+
     def __getitem__(self, index: int) -> Tensor | None:
         path = self.files[index]
         try:
             image = open_rgb(path)
         except FastNSTError as err:
             self.skipped.add(path)
-            log.warning("skipping %s (%d unreadable so far in this worker)", err, len(self.skipped))
+            log.warning(
+                "skipping %s (%d unreadable %s so far in this worker)", err, len(self.skipped),
+                self.kind,
+            )  # fmt: skip
             return None
-        image = self.crop(resize_short_side(image, self.image_size))
-        return pil_to_tensor(image)[0]
+        return pil_to_tensor(self.crop(resize_short_side(image, self.short_side())))[0]
+
+    def short_side(self) -> int:
+        """The side the image's short side is resized to before cropping."""
+        return self.image_size
 
 
 def collate_skipping_none(batch: list[Tensor | None]) -> Tensor:

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from torchvision.transforms.functional import hflip
 
 from fastnst.errors import FastNSTError
-from fastnst.io.image import list_images, open_rgb, pil_to_tensor, resize_short_side
+from fastnst.io.image import list_images
 from fastnst.training.data import ImageFolderDataModule, ImageFolderDataset, split_held_out
 
 log = logging.getLogger(__name__)
@@ -40,18 +40,16 @@ class PaintingDataset(ImageFolderDataset):
         self.scale = scale if train else 1.0
         self.train = train
 
+    kind = "paintings"
+
+    def short_side(self) -> int:
+        return round(self.image_size * (1.0 + (self.scale - 1.0) * float(torch.rand(()))))
+
     def __getitem__(self, index: int) -> Tensor | None:
-        path = self.files[index]
-        try:
-            image = open_rgb(path)
-        except FastNSTError as err:
-            self.skipped.add(path)
-            log.warning("skipping %s (%d unreadable paintings so far)", err, len(self.skipped))
-            return None
-        factor = 1.0 + (self.scale - 1.0) * float(torch.rand(()))
-        image = self.crop(resize_short_side(image, round(self.image_size * factor)))
-        tensor = pil_to_tensor(image)[0]
-        return hflip(tensor) if self.train and bool(torch.rand(()) < 0.5) else tensor
+        tensor = super().__getitem__(index)
+        if tensor is None or not self.train:
+            return tensor
+        return hflip(tensor) if bool(torch.rand(()) < 0.5) else tensor
 
 
 class PairDataset(Dataset):
