@@ -58,6 +58,24 @@ def test_paintings_are_held_out_and_augmented(image_folder: Path, paintings: Pat
     torch.testing.assert_close(fixed[1], data.sample_pairs(2)[1])
 
 
+def test_colour_jitter_changes_training_paintings_only(paintings: Path, tmp_path: Path) -> None:
+    files = write_images(tmp_path / "square", 1, size=(32, 32), seed=3)
+    plain = PaintingDataset(files, 32, train=True, scale=1.0)
+    jittered = PaintingDataset(files, 32, train=True, scale=1.0, jitter=0.4)
+    torch.manual_seed(0)
+    means = torch.stack([jittered[0].mean((1, 2)) for _ in range(16)])
+    torch.manual_seed(0)
+    plain_means = torch.stack([plain[0].mean((1, 2)) for _ in range(16)])
+    # flips of a square painting keep its mean colour; jitter moves it
+    assert float((plain_means - plain_means[0]).abs().amax()) < 1e-6
+    assert float((means - means[0]).abs().amax()) > 0.02
+    assert float(means.min()) >= 0 and float(means.max()) <= 1
+    val = PaintingDataset(files, 32, train=False, scale=1.0, jitter=0.4)
+    torch.testing.assert_close(val[0], PaintingDataset(files, 32, train=False, scale=1.0)[0])
+    with pytest.raises(FastNSTError, match="style_jitter"):
+        PhotoPaintingDataModule(style_root=str(paintings), style_jitter=2.0, root=str(paintings))
+
+
 def test_a_corrupt_painting_is_skipped_and_counted(
     image_folder: Path, paintings: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -20,20 +20,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, write_images
 from PIL import Image
 
 sync_api = pytest.importorskip("playwright.sync_api")
 uvicorn = pytest.importorskip("uvicorn")
 
+from test_arbitrary_stylize import save_adain_checkpoint  # noqa: E402
+from test_demo_arbitrary import lively_adain  # noqa: E402
+from test_predicted import perturbed  # noqa: E402
+
 from fastnst.demo.ortweb import ort_web_dir, ort_web_ready  # noqa: E402
 from fastnst.demo.server import DemoSettings, create_app  # noqa: E402
 from fastnst.models import TransformerNet  # noqa: E402
 from fastnst.models.checkpoint import checkpoint_entry  # noqa: E402
+from fastnst.models.predicted import PredictedStyleNet  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ORT_WEB = Path(os.environ.get("FASTNST_ORT_WEB") or ort_web_dir())  # before the test cache
 CLIP = SHARED_DATA / "video" / "cutBunny.mp4"
+STYLE_SIZE = 64  # the paintings' short side, so the page and the server encode the same pixels
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed"),
@@ -76,7 +82,8 @@ def write_y4m(clip: Path, path: Path, frames: int = 30, size: tuple[int, int] = 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model folder with a small random-weight Johnson network and a photo."""
+    """A model folder (a small random-weight Johnson network, a broken file, a two-style
+    network, AdaIN and style prediction on a random VGG), paintings and a photo."""
     root = tmp_path_factory.mktemp("demo")
     (root / "models").mkdir()
     torch.manual_seed(0)
@@ -95,6 +102,12 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         state = {f"transformer.{key}": value for key, value in duo.state_dict().items()}
         entry = checkpoint_entry(duo, ["wave", "scream"], {})
         torch.save({"state_dict": state, "fastnst": entry}, root / "models" / "duo.ckpt")
+    save_adain_checkpoint(root / "models" / "adain.ckpt", lively_adain())
+    torch.manual_seed(0)
+    predicted = PredictedStyleNet()
+    predicted.encoder.load_vgg("random", seed=2)
+    save_adain_checkpoint(root / "models" / "predicted.ckpt", perturbed(predicted))
+    write_images(root / "art", 2, size=(80, STYLE_SIZE), seed=9)  # short side: no resizing
     photo = SHARED_DATA / "content" / "chicago.jpg"
     if photo.is_file():
         image = Image.open(photo).convert("RGB")
@@ -108,7 +121,10 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(folder: Path) -> Iterator[ServerThread]:
-    settings = DemoSettings(models=folder / "models", ort_web=ORT_WEB, queue=4)
+    settings = DemoSettings(
+        models=folder / "models", ort_web=ORT_WEB, queue=4, paintings=folder / "art",
+        style_size=STYLE_SIZE,
+    )  # fmt: skip
     running = ServerThread(create_app(settings))
     yield running
     running.stop()
@@ -267,6 +283,43 @@ def test_multi_style_models_get_a_style_picker_and_blend_sliders(page, folder: P
     page.locator("#blend input").nth(0).fill("0.5")  # a blend: the picker shows "blend"
     wait_for_result(page, 3)
     assert page.input_value("#style") == "" and page.inner_text("#error") == ""
+
+
+def test_arbitrary_models_paint_a_picked_and_an_uploaded_painting(page, folder: Path) -> None:
+    assert page.is_hidden("#paintings")
+    page.select_option("#model", "adain.ckpt")
+    assert "arbitrary style" in page.inner_text("#model-kind") and page.is_visible("#paintings")
+    assert page.locator("#painting option").all_inner_texts()[1:] == ["img_000.png", "img_001.png"]
+    page.set_input_files("#file", str(folder / "photo.png"))
+    wait_for_result(page, 1)  # the first folder painting, picked for us
+    photo = np.asarray(Image.open(folder / "photo.png"), dtype=np.float64)
+    first = result_pixels(page)
+    assert first.shape == photo.shape and np.abs(first - photo).mean() > 5
+    page.set_input_files("#painting-file", str(folder / "art" / "img_001.png"))
+    wait_for_result(page, 2)
+    assert np.abs(result_pixels(page) - first).mean() > 1  # the upload reached the network
+    assert page.input_value("#painting") == "" and page.inner_text("#error") == ""
+
+
+@pytest.mark.skipif(not ort_web_ready(ORT_WEB), reason="no onnxruntime-web copy: --fetch-ort-web")
+@pytest.mark.parametrize("model", ["adain.ckpt", "predicted.ckpt"])
+def test_arbitrary_models_in_the_browser_agree_with_the_server(page, folder, model) -> None:
+    posted = []
+    page.on("request", lambda request: posted.append(request.url))
+    page.select_option("#model", model)
+    page.set_input_files("#file", str(folder / "photo.png"))
+    wait_for_result(page, 1, timeout=120_000)
+    on_server = result_pixels(page)
+    page.check("#mode-browser")
+    page.wait_for_function(
+        "document.getElementById('result').dataset.mode === 'browser'", timeout=240_000
+    )
+    in_browser = result_pixels(page)
+    assert any("part=style" in url for url in posted) == (model == "predicted.ckpt")
+    agreement = psnr(in_browser, on_server)
+    print(f"{model} in-browser vs server: PSNR {agreement:.1f} dB")
+    assert in_browser.shape == on_server.shape and agreement >= 40
+    assert page.inner_text("#error") == ""
 
 
 def test_page_without_the_ort_web_copy_says_so_and_server_mode_works(browser, folder) -> None:

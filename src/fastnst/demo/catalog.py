@@ -3,7 +3,9 @@
 A request names a model; the name is looked up among the files the folder lists (no path from
 the request ever reaches the file system, so ``../x`` or ``/etc/passwd`` is simply unknown).
 Checkpoints are read with the weights-only loader of :mod:`fastnst.models.checkpoint`; exported
-``.onnx`` files run with ONNX Runtime. Loaded networks and ``Stylizer`` s (one per model and
+``.onnx`` files run with ONNX Runtime (the ``x.style.onnx`` predictor of a split export is part
+of ``x.onnx``, not a model of its own). Arbitrary-style models (AdaIN, style prediction) take
+a painting, see :mod:`fastnst.demo.paintings`. Loaded networks and ``Stylizer`` s (one per model and
 options) live in small LRU caches keyed by the file's size and mtime, so a replaced file reloads.
 """
 
@@ -18,15 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
 from torch import nn
 
 from fastnst.errors import FastNSTError
 from fastnst.inference import Stylizer
+from fastnst.inference.arbitrary import is_arbitrary
+from fastnst.inference.export import is_predictor_file
 from fastnst.inference.runtime import OnnxModel, cached_onnx_model
 from fastnst.models.checkpoint import load_style_checkpoint
 
 MODEL_SUFFIXES = (".ckpt", ".pth", ".pt", ".onnx")
-ARBITRARY_ARCHS = ("adain",)  # networks that take a style image, not a trained style index
+PARTS = ("model", "style")  # of an ONNX file for the browser: the network, a split's predictor
 
 
 class UnknownModel(LookupError):
@@ -78,21 +83,23 @@ class ModelCatalog:
         max_models: Loaded networks kept in memory.
         max_stylizers: ``Stylizer`` s (model x options) kept in memory.
         max_size: Cap on the long side of a stylized image in px (larger photos are reduced).
-        backend: ``"auto"`` (ONNX Runtime for single-style networks when installed) or
+        backend: ``"auto"`` (ONNX Runtime for per-style networks when installed) or
             ``"torch"`` (eager PyTorch: no export on first use). ONNX files always use ONNX
-            Runtime.
+            Runtime; arbitrary-style checkpoints run in PyTorch (the painting's statistics
+            cached, where their two-input ONNX graph would encode it on every call).
+        style_size: Short side of the painting an arbitrary-style model encodes, px.
     """
 
     def __init__(
         self, folder: str | Path, *, max_models: int = 4, max_stylizers: int = 8,
-        max_size: int = 1536, backend: str = "auto",
+        max_size: int = 1536, backend: str = "auto", style_size: int = 512,
     ) -> None:  # fmt: skip
         self.folder = Path(folder).expanduser()
         if not self.folder.is_dir():
             raise FastNSTError(f"model folder not found: {self.folder}; pass --models a folder")
         if backend not in ("auto", "torch"):
             raise FastNSTError(f"unknown demo backend={backend}; use auto or torch")
-        self.max_size, self.backend = max_size, backend
+        self.max_size, self.backend, self.style_size = max_size, backend, style_size
         self._lock = threading.Lock()
         self._infos: dict[tuple, ModelInfo] = {}
         self._models, self._stylizers = LRU(max_models), LRU(max_stylizers)
@@ -103,7 +110,7 @@ class ModelCatalog:
             path.name: path
             for path in sorted(self.folder.iterdir())
             if path.suffix.lower() in MODEL_SUFFIXES and not path.name.startswith(".")
-            and path.is_file()
+            and path.is_file() and not is_predictor_file(path)
         }  # fmt: skip
 
     def path(self, name: str) -> Path:
@@ -134,32 +141,49 @@ class ModelCatalog:
     def stylizer(
         self, name: str, *, strength: float = 1.0, preserve_color: str | None = None,
         style: str | dict[str, float] | None = None,
+        painting: tuple[str, Image.Image] | None = None,
     ) -> Stylizer:  # fmt: skip
         """A ``Stylizer`` of model ``name`` with these options, cached.
 
+        Args:
+            painting: (id, image) of the painting, for an arbitrary-style model.
+
         Raises:
-            UnknownModel: No such model. FastNSTError: It cannot load, or refuses the options.
+            UnknownModel: No such model. FastNSTError: It cannot load, refuses the options,
+                or is an arbitrary-style model without a painting.
         """
         info = self.describe(name)
-        if info.kind in ("broken", "arbitrary"):
+        if info.kind == "broken":
             raise FastNSTError(info.error or f"{name} cannot load")
-        version = _version(self.path(name))
-        key = (version, strength, preserve_color, _style_key(style))
         common = {"strength": strength, "preserve_color": preserve_color, "max_size": self.max_size}
+        if info.kind == "arbitrary":
+            if painting is None:
+                raise FastNSTError(f"{name} paints any painting: choose or upload a painting")
+            common |= {"style_image": painting[1], "style_size": self.style_size}
+        version = _version(self.path(name))
+        key = (version, strength, preserve_color, _style_key(style), painting and painting[0])
         with self._lock:
             network = self._runnable(name, version)
             return self._stylizers.get(key, lambda: _make_stylizer(network, info, style, common))
 
-    def onnx_path(self, name: str) -> Path:
+    def onnx_path(self, name: str, part: str = "model") -> Path:
         """An ONNX file of model ``name`` for the browser: the file itself, or the cached export
-        of a checkpoint (exported once, see :func:`fastnst.inference.runtime.cached_onnx_model`)."""
+        of a checkpoint (exported once, see :func:`fastnst.inference.runtime.cached_onnx_model`);
+        ``part="style"``: the predictor of a split (style-prediction) export."""
         info = self.describe(name)
-        if info.kind in ("broken", "arbitrary"):
+        if info.kind == "broken":
             raise FastNSTError(info.error or f"{name} cannot load")
+        if part not in PARTS:
+            raise FastNSTError(f"unknown part={part[:20]!r}; use model or style")
         if not _onnx_available():
             raise FastNSTError("exporting for the browser needs pip install 'fastnst[export]'")
         with self._lock:
-            return self._exported(name, _version(self.path(name))).path
+            exported = self._exported(name, _version(self.path(name)))
+        if part == "model":
+            return exported.path
+        if exported.predictor is None:
+            raise FastNSTError(f"{name} has no style predictor (it is not a split export)")
+        return exported.predictor_file
 
     def _load(self, name: str, key: tuple) -> Any:
         """The loaded file (``StyleCheckpoint`` or ``OnnxModel``); call with the lock held."""
@@ -181,7 +205,9 @@ class ModelCatalog:
         PyTorch on a CPU; multi-style networks take their style weights as a second input),
         else the PyTorch network."""
         loaded = self._load(name, key)
-        if isinstance(loaded, OnnxModel) or (self.backend == "auto" and _onnx_available()):
+        if isinstance(loaded, OnnxModel):
+            return loaded
+        if self.backend == "auto" and _onnx_available() and not is_arbitrary(loaded.model):
             return self._exported(name, key)
         return loaded.model
 
@@ -207,10 +233,12 @@ def _onnx_available() -> bool:
 def _describe(name: str, loaded: Any) -> ModelInfo:
     """A ModelInfo from a loaded ``StyleCheckpoint`` or ``OnnxModel``."""
     if isinstance(loaded, OnnxModel):
+        if loaded.arbitrary:
+            return ModelInfo(name, "arbitrary", [], "onnx")
         styles = getattr(loaded, "styles", None) or [str(i) for i in range(loaded.num_styles)]
         return ModelInfo(name, "multi" if loaded.num_styles > 1 else "single", styles, "onnx")
-    if loaded.arch in ARBITRARY_ARCHS:
-        return ModelInfo(name, "arbitrary", [], error=f"{name} needs a style image (arbitrary)")
+    if is_arbitrary(loaded.model):
+        return ModelInfo(name, "arbitrary", [])
     return ModelInfo(name, "multi" if len(loaded.styles) > 1 else "single", list(loaded.styles))
 
 

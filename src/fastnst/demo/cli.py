@@ -1,6 +1,7 @@
 """``fastnst demo``: serve the demo page over a folder of models, on 127.0.0.1 by default.
 
 fastnst demo --models runs/                 # http://127.0.0.1:8000/
+fastnst demo --models runs/ --paintings art/  # paintings to pick for arbitrary-style models
 fastnst demo --fetch-ort-web                # once: the local onnxruntime-web copy (npm)
 fastnst demo --models runs/ --host 0.0.0.0  # the whole network can use it: a warning
 """
@@ -31,6 +32,8 @@ def demo_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-pixels", type=int, default=24_000_000, help="largest upload, px")
     parser.add_argument("--max-size", type=int, default=1536, help="long side of results, px")
     parser.add_argument("--backend", default="auto", choices=["auto", "torch"])
+    parser.add_argument("--paintings", type=Path, help="folder of paintings to offer (AdaIN...)")
+    parser.add_argument("--style-size", type=int, default=512, help="painting short side, px")
     parser.add_argument("--ort-web", type=Path, help="onnxruntime-web copy (default: cache)")
     parser.add_argument(
         "--fetch-ort-web", action="store_true", help="download onnxruntime-web with npm first"
@@ -58,6 +61,8 @@ def serve(args: argparse.Namespace) -> None:
             return
     if args.models is None:
         raise FastNSTError("pass --models FOLDER (a folder of .ckpt, .pth or .onnx models)")
+    if args.paintings is not None and not args.paintings.is_dir():
+        raise FastNSTError(f"painting folder not found: {args.paintings}; pass a folder")
     try:
         import uvicorn
 
@@ -68,6 +73,7 @@ def serve(args: argparse.Namespace) -> None:
         models=args.models, max_bytes=int(args.max_upload_mb * 2**20),
         max_pixels=args.max_pixels, max_size=args.max_size, workers=args.workers,
         queue=args.queue, ort_web=args.ort_web, backend=args.backend,
+        paintings=args.paintings, style_size=args.style_size,
     )  # fmt: skip
     app = create_app(settings)
     if args.host not in LOOPBACK:

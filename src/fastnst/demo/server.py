@@ -6,8 +6,13 @@ Routes:
     GET  /api/models               the folder's models with their kinds and style names
     POST /api/stylize?model=NAME   body: the photo's bytes; options ``strength``,
                                    ``preserve_color``, ``style`` (a name or JSON weights),
-                                   ``format`` (png or jpeg); answers the stylized image
-    GET  /api/onnx?model=NAME      the model as ONNX, for onnxruntime-web
+                                   ``painting`` (an id from /api/paintings, for arbitrary-style
+                                   models), ``format`` (png or jpeg); answers the stylized image
+    GET  /api/paintings            the paintings of the ``paintings`` folder, by name
+    GET  /api/painting?name=NAME   one of them (the page shows it, then uploads it)
+    POST /api/paintings            body: a painting's bytes; answers ``{"painting": id}``
+    GET  /api/onnx?model=NAME      the model as ONNX, for onnxruntime-web (``part=style``: the
+                                   predictor of a split style-prediction export)
     GET  /ort/FILE                 the local onnxruntime-web copy (a fixed list of files)
 
 Every error is JSON ``{"error": "one line"}`` with a 4xx/5xx status; the server keeps running.
@@ -29,6 +34,7 @@ from starlette.staticfiles import StaticFiles
 
 from fastnst.demo.catalog import ModelCatalog, UnknownModel
 from fastnst.demo.ortweb import ORT_WEB_FILES, ort_web_dir, ort_web_ready
+from fastnst.demo.paintings import PaintingStore, UnknownPainting
 from fastnst.demo.slots import Busy, InferenceSlots
 from fastnst.demo.uploads import (
     DEFAULT_MAX_BYTES,
@@ -62,6 +68,8 @@ class DemoSettings:
         workers: Inferences at once. queue: Requests that may wait; more get 503.
         ort_web: Folder of the onnxruntime-web copy (default ``$FASTNST_CACHE/ort-web``).
         backend: ``"auto"`` or ``"torch"``, see :class:`~fastnst.demo.catalog.ModelCatalog`.
+        paintings: Folder of paintings offered for arbitrary-style models (or None).
+        style_size: Short side a painting is encoded at, px (the page resizes alike).
     """
 
     models: Path
@@ -72,6 +80,8 @@ class DemoSettings:
     queue: int = 8
     ort_web: Path | None = None
     backend: str = "auto"
+    paintings: Path | None = None
+    style_size: int = 512
 
 
 def error(status: int, message: str, **headers: str) -> JSONResponse:
@@ -81,7 +91,11 @@ def error(status: int, message: str, **headers: str) -> JSONResponse:
 
 def create_app(settings: DemoSettings) -> Starlette:
     """The Starlette app for ``settings`` (the catalog and the slots are in ``app.state``)."""
-    catalog = ModelCatalog(settings.models, max_size=settings.max_size, backend=settings.backend)
+    catalog = ModelCatalog(
+        settings.models, max_size=settings.max_size, backend=settings.backend,
+        style_size=settings.style_size,
+    )  # fmt: skip
+    paintings = PaintingStore(settings.paintings, settings.style_size)
     slots = InferenceSlots(settings.workers, settings.queue)
     ort_dir = settings.ort_web or ort_web_dir()
 
@@ -90,7 +104,7 @@ def create_app(settings: DemoSettings) -> Starlette:
 
     async def config(request: Request) -> Response:
         limits = asdict(settings) | {"models": settings.models.name}
-        limits.pop("ort_web")
+        limits.pop("ort_web"), limits.pop("paintings")
         return JSONResponse({
             **limits, "version": __version__, "ort_web_ready": ort_web_ready(ort_dir),
             "ort_web_hint": "in-browser mode needs a local onnxruntime-web: run "
@@ -107,17 +121,34 @@ def create_app(settings: DemoSettings) -> Starlette:
         data = await read_limited(request, settings.max_bytes)
         options = parse_options(params)
         fmt = "jpeg" if params.get("format") == "jpeg" else "png"
+        painting_id = params.get("painting") or None
 
         def work() -> tuple[bytes, str]:  # decoded in the worker: queued uploads stay small
             image = decode_image(data, settings.max_pixels)
-            return encode_image(catalog.stylizer(name, **options)(image), fmt)
+            painting = None if painting_id is None else (painting_id, paintings.get(painting_id))
+            return encode_image(catalog.stylizer(name, **options, painting=painting)(image), fmt)
 
         body, media_type = await slots.run(work)
         return Response(body, media_type=media_type, headers={"Cache-Control": "no-store"})
 
     async def onnx(request: Request) -> Response:
-        path = await slots.run(catalog.onnx_path, request.query_params.get("model", ""))
+        params = request.query_params
+        path = await slots.run(
+            catalog.onnx_path, params.get("model", ""), params.get("part", "model")
+        )
         return FileResponse(path, media_type="application/octet-stream")
+
+    async def painting_list(request: Request) -> Response:
+        return JSONResponse({"paintings": paintings.names()})
+
+    async def painting_file(request: Request) -> Response:
+        return FileResponse(paintings.path(request.query_params.get("name", "")))
+
+    async def painting_upload(request: Request) -> Response:
+        check_content_type(request.headers.get("content-type", ""))
+        data = await read_limited(request, settings.max_bytes)
+        key = await slots.run(paintings.add, data, settings.max_pixels)
+        return JSONResponse({"painting": key})
 
     async def ort(request: Request) -> Response:
         name = request.path_params["name"]
@@ -129,12 +160,15 @@ def create_app(settings: DemoSettings) -> Starlette:
     routes = [
         Route("/", page), Route("/api/config", config), Route("/api/models", models),
         Route("/api/stylize", stylize, methods=["POST"]), Route("/api/onnx", onnx),
+        Route("/api/paintings", painting_list), Route("/api/painting", painting_file),
+        Route("/api/paintings", painting_upload, methods=["POST"]),
         Route("/ort/{name}", ort), Mount("/static", StaticFiles(directory=STATIC)),
     ]  # fmt: skip
     handlers = {
         UploadError: lambda request, err: error(err.status, str(err)),
         Busy: lambda r, err: error(503, str(err), **{"Retry-After": str(err.retry_after)}),
         UnknownModel: lambda request, err: error(404, str(err)),
+        UnknownPainting: lambda request, err: error(404, str(err)),
         FastNSTError: lambda request, err: error(422, scrub(str(err), settings.models)),
         Exception: lambda request, err: error(500, f"{type(err).__name__}: {err}"[:300]),
     }

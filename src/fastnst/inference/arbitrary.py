@@ -9,7 +9,7 @@ photos or a video pays for the painting once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -120,6 +120,19 @@ def bind_paintings(
     """
     if not is_arbitrary(model):
         raise FastNSTError("style_image= needs an arbitrary-style checkpoint (experiment=adain)")
+    device = next(model.parameters()).device
+
+    def encode(painting: Tensor) -> Tensor:
+        return model.style_statistics(painting.to(device))
+
+    return BoundStyle(model, _painting_statistics(encode, paintings, weights, alpha, size), alpha)
+
+
+def _painting_statistics(
+    encode: Callable[[Tensor], Tensor], paintings: Painting | Sequence[Painting] | None,
+    weights: Sequence[float] | None, alpha: float, size: int | None,
+) -> Tensor:  # fmt: skip
+    """The blended statistics ``encode`` gives the paintings, after checking the options."""
     if paintings is None:
         raise FastNSTError("this network paints any painting: pass style_image=painting.jpg")
     if not 0.0 <= alpha <= 1.0:
@@ -131,43 +144,61 @@ def bind_paintings(
             f"style_image_weights={list(weights)} must be {len(items)} non-negative numbers, "
             "one per style_image, not all 0"
         )
-    device = next(model.parameters()).device
-    stats = torch.cat([model.style_statistics(load_painting(p, size).to(device)) for p in items])
+    stats = torch.cat([encode(load_painting(p, size)) for p in items])
     blend = None if weights is None else torch.tensor([float(w) for w in weights])
-    return BoundStyle(model, blend_statistics(stats, blend), alpha)
+    return blend_statistics(stats, blend)
 
 
 class OnnxBoundStyle:
-    """An exported two-input AdaIN model (:class:`~fastnst.inference.runtime.OnnxModel`) with
-    its painting fixed, called like a one-input export: ``bound(image)``.
+    """An arbitrary-style export (:class:`~fastnst.inference.runtime.OnnxModel`) with its
+    painting fixed, called like a one-input export: ``bound(image)``.
 
-    The ONNX graph encodes the painting again on every call (it has no statistics input).
+    A two-input AdaIN export encodes the painting again on every call (it has no statistics
+    input); a split style-prediction export takes the painting's style vector, computed once
+    here, lerped with each photo's own vector when ``alpha`` < 1 (Ghiasi et al. 2017, sec. 5).
     """
 
-    def __init__(self, onnx: object, painting: Tensor) -> None:
-        self.onnx, self.painting = onnx, painting
+    def __init__(
+        self, onnx: object, *, painting: Tensor | None = None,
+        style_vector: Tensor | None = None, alpha: float = 1.0,
+    ) -> None:  # fmt: skip
+        self.onnx, self.painting, self.alpha = onnx, painting, alpha
+        self.style_vector = style_vector
         self.path, self.styles, self.num_styles = onnx.path, None, 1
 
     def __call__(self, image: Tensor, style: Tensor | None = None) -> Tensor:
-        return self.onnx(image, style_image=self.painting)
+        if self.style_vector is None:
+            return self.onnx(image, style_image=self.painting)
+        if self.alpha == 1.0:
+            return self.onnx(image, style_vector=self.style_vector)
+        return torch.cat([
+            self.onnx(photo[None], style_vector=torch.lerp(
+                self.onnx.style_statistics(photo[None]), self.style_vector, self.alpha
+            )) for photo in image
+        ])  # fmt: skip
 
 
 def bind_onnx_painting(
     onnx: object, painting: Painting | Sequence[Painting] | None, weights: object, *,
     alpha: float, size: int | None,
 ) -> OnnxBoundStyle:  # fmt: skip
-    """``onnx`` (an arbitrary-style export) with one painting, at ``alpha`` 1 only.
+    """``onnx`` (an arbitrary-style export) with its painting(s) bound.
+
+    A split export (style prediction) takes several paintings with weights and any ``alpha``,
+    like the checkpoint; a two-input AdaIN export one painting at ``alpha`` 1.
 
     Raises:
-        FastNSTError: No painting, several, weights or an alpha below 1 (the export takes one
-            painting at full strength: use the checkpoint for blends and alpha), or ``onnx``
-            is a per-style export.
+        FastNSTError: No painting; for a two-input export several, weights or an alpha below 1
+            (use the checkpoint for blends and alpha); or ``onnx`` is a per-style export.
     """
     if not getattr(onnx, "arbitrary", False):
         raise FastNSTError(
             f"ckpt={onnx.path} is an exported model with its paintings built in: drop "
             "style_image= and alpha="
         )
+    if getattr(onnx, "predictor", None) is not None:
+        vectors = _painting_statistics(onnx.style_statistics, painting, weights, alpha, size)
+        return OnnxBoundStyle(onnx, style_vector=vectors, alpha=alpha)
     if painting is None or isinstance(painting, (list, tuple)) or weights is not None:
         raise FastNSTError(
             f"ckpt={onnx.path} takes one style_image= (no list, no style_image_weights=); blend "
@@ -175,4 +206,4 @@ def bind_onnx_painting(
         )
     if alpha != 1.0:
         raise FastNSTError(f"ckpt={onnx.path} paints at alpha=1 only; use the checkpoint")
-    return OnnxBoundStyle(onnx, load_painting(painting, size))
+    return OnnxBoundStyle(onnx, painting=load_painting(painting, size))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastnst.errors import FastNSTError
-from fastnst.inference.export import export_model
+from fastnst.inference.export import export_model, predictor_path
 from fastnst.inference.files import Report, output_path, stylize_folder, stylize_image
 from fastnst.inference.flow_blend import FlowBlend
 from fastnst.inference.paintings import stylize_each_painting
@@ -62,6 +62,8 @@ def run(
         loaded = load_style_checkpoint(ckpt)
         written = export_model(loaded.model, output, export, overwrite=overwrite)
         report.written.append(written)
+        if predictor_path(written).is_file() and getattr(loaded.model, "split_export", False):
+            report.written.append(predictor_path(written))  # the split export's style half
         return report
     if input is None:
         raise FastNSTError("no input: pass input=photo.jpg, input=folder/ or input=clip.mp4")

@@ -35,7 +35,10 @@ from fastnst.models.fast_conv import with_fast_output_conv
 FORMATS = ("torchscript", "onnx")
 INPUT_NAME, STYLE_NAME, OUTPUT_NAME = "image", "style", "stylized"
 STYLE_IMAGE_NAME = "style_image"  # the painting input of an arbitrary-style network
+STYLE_VECTOR_NAME = "style_vector"  # the style vector between a split export's two graphs
 STYLES_METADATA = "styles"  # ONNX metadata key (and TorchScript extra file stem) of the names
+PREDICTOR_METADATA = "style_predictor"  # a split export's predictor file, next to it
+PREDICTOR_SUFFIX = ".style.onnx"  # x.onnx's predictor is x.style.onnx
 OPSET = 18
 MIN_SIDE = 8  # TransformerNet pads every side to at least this, and to a multiple of 4
 
@@ -99,6 +102,44 @@ class ExportedArbitrary(nn.Module):
         return self.model(image, style_image).clamp(0, 1)
 
 
+class ExportedTransform(nn.Module):
+    """The transform half of a split arbitrary-style network: (photo, style vector) -> stylized.
+
+    ``style_vector`` is (1, D), for every photo of the batch, as :class:`ExportedPredictor`
+    computed it from a painting (strength: lerp it with the photo's own vector first, Ghiasi
+    et al. 2017, sec. 5).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model.eval()
+
+    def forward(self, image: Tensor, style_vector: Tensor) -> Tensor:
+        return self.model(image, style_stats=style_vector).clamp(0, 1)
+
+
+class ExportedPredictor(nn.Module):
+    """The style half of a split arbitrary-style network: (1, 3, H', W') painting -> (1, D)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model.eval()
+
+    def forward(self, style_image: Tensor) -> Tensor:
+        return self.model.style_statistics(style_image)
+
+
+def predictor_path(path: str | Path) -> Path:
+    """Where a split export's predictor lives: ``x.onnx`` -> ``x.style.onnx``."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(path.suffix) + PREDICTOR_SUFFIX)
+
+
+def is_predictor_file(path: str | Path) -> bool:
+    """Whether ``path`` names the style half of a split export (not a model on its own)."""
+    return Path(path).name.lower().endswith(PREDICTOR_SUFFIX)
+
+
 def example_inputs(model: nn.Module) -> tuple[Tensor, ...]:
     """What export traces with: an image, plus uniform style weights for a multi-style network
     or a painting for an arbitrary-style one."""
@@ -118,9 +159,14 @@ def export_model(
     ``styles`` (default: ``model.style_names``, set by ``load_style_checkpoint``) are stored
     in the file when given.
 
+    A network with ``split_export`` (style prediction, ``model=johnson_predicted``) becomes two
+    graphs, so that a client computes a painting's style vector once: ``path`` (inputs
+    ``image`` and ``style_vector``) and its predictor :func:`predictor_path` (input
+    ``style_image``, output ``style_vector``), named in ``path``'s metadata.
+
     Raises:
-        FastNSTError: Unknown format, ``path`` exists without ``overwrite``, or the ONNX
-            packages are missing.
+        FastNSTError: Unknown format, ``path`` (or the predictor) exists without ``overwrite``,
+            or the ONNX packages are missing.
     """
     path = Path(path)
     if fmt not in FORMATS:
@@ -129,6 +175,8 @@ def export_model(
     if arbitrary and fmt == "torchscript":
         raise FastNSTError("an arbitrary-style network exports to ONNX only: pass export=onnx")
     network = with_fast_output_conv(copy.deepcopy(model).cpu().float())  # same function, faster
+    if getattr(model, "split_export", False):
+        return _export_split(network, path, overwrite)
     wrapper = (ExportedArbitrary if arbitrary else ExportedStylizer)(network).requires_grad_(False)
     examples = example_inputs(model)
     names = styles if styles is not None else getattr(model, "style_names", None)
@@ -141,6 +189,43 @@ def export_model(
             if metadata:
                 _add_onnx_metadata(tmp, metadata)
     return path
+
+
+def _export_split(network: nn.Module, path: Path, overwrite: bool) -> Path:
+    """The transform graph at ``path`` and the predictor next to it (both or neither kept)."""
+    style_path = predictor_path(path)
+    painting, image = torch.rand(1, 3, 72, 56), torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        vector = network.style_statistics(painting)
+    with (
+        atomic_path(path, overwrite=overwrite) as tmp,
+        atomic_path(style_path, overwrite=overwrite) as style_tmp,
+    ):
+        _export_onnx(
+            ExportedPredictor(network).requires_grad_(False), (painting,), style_tmp,
+            names=[STYLE_IMAGE_NAME], output=STYLE_VECTOR_NAME,
+            shapes=(_painting_shapes(),),
+        )  # fmt: skip
+        _export_onnx(
+            ExportedTransform(network).requires_grad_(False),
+            (image, vector),
+            tmp,
+            names=[INPUT_NAME, STYLE_VECTOR_NAME],
+            shapes=(_image_shapes(), None),
+        )
+        _add_onnx_metadata(tmp, {PREDICTOR_METADATA: style_path.name})
+    return path
+
+
+def _image_shapes() -> dict[int, torch.export.Dim]:
+    """Symbolic batch, height and width of the ``image`` input."""
+    batch = torch.export.Dim("N", min=1, max=1024)
+    return {0: batch, 2: torch.export.Dim("H", min=1), 3: torch.export.Dim("W", min=1)}
+
+
+def _painting_shapes() -> dict[int, torch.export.Dim]:
+    """Symbolic height and width (at least 8 px) of one painting, the ``style_image`` input."""
+    return {2: torch.export.Dim("H_style", min=8), 3: torch.export.Dim("W_style", min=8)}
 
 
 def _add_onnx_metadata(path: Path, metadata: dict[str, str]) -> None:
@@ -166,27 +251,27 @@ def _export_torchscript(
     traced.save(str(path), _extra_files={f"{k}.json": v for k, v in metadata.items()})
 
 
-def _export_onnx(wrapper: nn.Module, examples: tuple[Tensor, ...], path: Path) -> None:
-    """``torch.onnx.export(dynamo=True)`` with symbolic batch, height and width."""
+def _export_onnx(
+    wrapper: nn.Module, examples: tuple[Tensor, ...], path: Path, *,
+    names: list[str] | None = None, shapes: tuple | None = None, output: str = OUTPUT_NAME,
+) -> None:  # fmt: skip
+    """``torch.onnx.export(dynamo=True)`` with symbolic batch, height and width (by default
+    the inputs of a one-file export: ``image`` and ``style`` or ``style_image``)."""
     try:
         import onnxscript  # noqa: F401 - required by the exporter
     except ImportError as err:
         raise FastNSTError("export=onnx needs onnx: pip install 'fastnst[export]'") from err
-    batch = torch.export.Dim("N", min=1, max=1024)
-    height, width = torch.export.Dim("H", min=1), torch.export.Dim("W", min=1)
-    names = [INPUT_NAME, STYLE_NAME][: len(examples)]
-    shapes = ({0: batch, 2: height, 3: width}, *[None] * (len(examples) - 1))  # style: (S,)
+    if names is None:
+        names = [INPUT_NAME, STYLE_NAME][: len(examples)]
+        shapes = (_image_shapes(), *[None] * (len(examples) - 1))  # style: (S,)
     if isinstance(wrapper, ExportedArbitrary):  # the painting: one, of any size
         names = [INPUT_NAME, STYLE_IMAGE_NAME]
-        shapes = (
-            shapes[0],
-            {2: torch.export.Dim("H_style", min=8), 3: torch.export.Dim("W_style", min=8)},
-        )
+        shapes = (shapes[0], _painting_shapes())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             wrapper, examples, str(path), dynamo=True, opset_version=OPSET,
-            input_names=names, output_names=[OUTPUT_NAME],
+            input_names=names, output_names=[output],
             dynamic_shapes=shapes, verbose=False,
             external_data=False,  # one self-contained file, weights included
         )  # fmt: skip

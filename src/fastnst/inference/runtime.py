@@ -23,10 +23,14 @@ from fastnst.errors import FastNSTError
 from fastnst.inference.export import (
     INPUT_NAME,
     OPSET,
+    PREDICTOR_METADATA,
     STYLE_IMAGE_NAME,
     STYLE_NAME,
+    STYLE_VECTOR_NAME,
     STYLES_METADATA,
     export_model,
+    is_predictor_file,
+    predictor_path,
 )
 
 log = logging.getLogger(__name__)
@@ -82,51 +86,102 @@ class OnnxModel:
     """An exported stylizer file run by ONNX Runtime on the CPU, called like the network.
 
     Args:
-        path: An ONNX file written by fastnst's export (inputs ``image`` and, for multi-style
-            networks, ``style``; the style names, when known, in the metadata ``styles``).
+        path: An ONNX file written by fastnst's export: inputs ``image`` and, for multi-style
+            networks, ``style`` (the style names, when known, in the metadata ``styles``), for
+            AdaIN ``style_image`` (the painting), for a split style-prediction export
+            ``style_vector`` (its predictor file, named in the metadata, is loaded too).
+
+    Attributes:
+        arbitrary: The painting is an input (``style_image``, or through ``style_vector``).
+        predictor: The split export's predictor session (painting -> style vector), or None;
+            ``predictor_file`` its file.
 
     Raises:
-        FastNSTError: onnxruntime is missing, or the file is missing, unreadable or not a
-            fastnst export.
+        FastNSTError: onnxruntime is missing, or the file (or its predictor) is missing,
+            unreadable or not a fastnst export.
     """
 
     def __init__(self, path: str | Path) -> None:
-        ort = _import_onnxruntime()
         self.path = Path(path).expanduser()
-        if not self.path.is_file():
-            raise FastNSTError(f"ONNX model not found: {self.path}; pass ckpt= an existing file")
-        try:
-            self.session = ort.InferenceSession(
-                str(self.path), session_options(ort), providers=["CPUExecutionProvider"]
-            )
-        except Exception as err:  # noqa: BLE001 - onnxruntime raises its own exception types
+        if is_predictor_file(self.path):
+            main = self.path.name.removesuffix(".style.onnx") + ".onnx"
             raise FastNSTError(
-                f"cannot load ONNX model {self.path}: it is corrupt or not an ONNX file; "
-                "export it again with export=onnx"
-            ) from err
+                f"{self.path} is the style predictor of a split export; pass ckpt={main}"
+            )
+        self.session = _session(self.path)
         inputs = {item.name: item.shape for item in self.session.get_inputs()}
-        known = {INPUT_NAME, STYLE_NAME, STYLE_IMAGE_NAME}
+        known = {INPUT_NAME, STYLE_NAME, STYLE_IMAGE_NAME, STYLE_VECTOR_NAME}
         if INPUT_NAME not in inputs or not set(inputs) <= known:
             raise FastNSTError(
                 f"{self.path} was not exported by fastnst (its inputs are {', '.join(inputs)}); "
                 "export the PyTorch checkpoint with export=onnx"
             )
         self.num_styles = int(inputs[STYLE_NAME][0]) if STYLE_NAME in inputs else 1
-        self.arbitrary = STYLE_IMAGE_NAME in inputs  # AdaIN: the painting is an input
-        names = self.session.get_modelmeta().custom_metadata_map.get(STYLES_METADATA)
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        self.predictor, self.predictor_file = None, None
+        if STYLE_VECTOR_NAME in inputs:
+            self.predictor_file = self._find_predictor(metadata.get(PREDICTOR_METADATA))
+            self.predictor = _session(self.predictor_file)
+        self.arbitrary = STYLE_IMAGE_NAME in inputs or self.predictor is not None
+        names = metadata.get(STYLES_METADATA)
         self.styles: list[str] | None = json.loads(names) if names else None  # index order
 
     def __call__(
-        self, image: Tensor, style: Tensor | None = None, style_image: Tensor | None = None
-    ) -> Tensor:
+        self, image: Tensor, style: Tensor | None = None, style_image: Tensor | None = None,
+        style_vector: Tensor | None = None,
+    ) -> Tensor:  # fmt: skip
         """(N, 3, H, W) float RGB in [0, 1] -> stylized, same shape, clamped to [0, 1]; an
-        arbitrary-style export also takes the painting, ``style_image`` (1, 3, H', W')."""
-        feed = {INPUT_NAME: image.detach().float().cpu().contiguous().numpy()}
+        arbitrary-style export also takes the painting, ``style_image`` (1, 3, H', W'), or
+        (split export) its ``style_vector`` (1, D) from :meth:`style_statistics`."""
+        feed = {INPUT_NAME: _array(image)}
         if style is not None:
-            feed[STYLE_NAME] = style.detach().float().cpu().numpy()
+            feed[STYLE_NAME] = _array(style)
         if style_image is not None:
-            feed[STYLE_IMAGE_NAME] = style_image.detach().float().cpu().contiguous().numpy()
+            feed[STYLE_IMAGE_NAME] = _array(style_image)
+        if style_vector is not None:
+            feed[STYLE_VECTOR_NAME] = _array(style_vector)
         return torch.from_numpy(self.session.run(None, feed)[0])
+
+    def _find_predictor(self, exported_name: str | None) -> Path:
+        """The split export's predictor: ``x.style.onnx`` beside ``x.onnx``, else the name it
+        was exported with (the pair renamed one-sidedly)."""
+        candidates = [predictor_path(self.path)]
+        if exported_name:
+            candidates.append(self.path.with_name(Path(exported_name).name))
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate
+        raise FastNSTError(
+            f"the style predictor of {self.path} is missing: keep {candidates[0].name} beside "
+            "it (export=onnx writes both files)"
+        )
+
+    def style_statistics(self, painting: Tensor) -> Tensor:
+        """A split export's style vector (1, D) of one painting (1, 3, H', W'), by its predictor."""
+        if self.predictor is None:
+            raise FastNSTError(f"{self.path} has no style predictor (not a split export)")
+        return torch.from_numpy(self.predictor.run(None, {STYLE_IMAGE_NAME: _array(painting)})[0])
+
+
+def _session(path: Path):
+    """An ONNX Runtime CPU session of ``path``, or a one-line FastNSTError."""
+    ort = _import_onnxruntime()
+    if not path.is_file():
+        raise FastNSTError(f"ONNX model not found: {path}; pass ckpt= an existing file")
+    try:
+        return ort.InferenceSession(
+            str(path), session_options(ort), providers=["CPUExecutionProvider"]
+        )
+    except Exception as err:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise FastNSTError(
+            f"cannot load ONNX model {path}: it is corrupt or not an ONNX file; "
+            "export it again with export=onnx"
+        ) from err
+
+
+def _array(tensor: Tensor):
+    """A float32, contiguous CPU NumPy array of ``tensor``, as ONNX Runtime takes it."""
+    return tensor.detach().float().cpu().contiguous().numpy()
 
 
 def cached_onnx_model(model: nn.Module, checkpoint: str | Path | None = None) -> OnnxModel:

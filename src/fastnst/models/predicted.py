@@ -80,6 +80,7 @@ class PredictedStyleNet(nn.Module):
     """
 
     arch = "johnson_predicted"
+    split_export = True  # ONNX: predictor and transform network as two graphs (export.py)
 
     def __init__(
         self,

@@ -4,9 +4,12 @@ Each training sample is a photo (as :class:`~fastnst.training.data.ImageFolderDa
 it) paired with a painting drawn at random, augmented: resized so its short side is a random
 multiple in [1, ``style_scale``] of the crop, randomly cropped and flipped (Huang & Belongie
 2017 resize to 512 and crop 256, a scale of 2; Ghiasi et al. 2017 draw the style size at
-random). A held-out set of *paintings* (and of photos) validates: those paintings are never
-trained on, so the validation loss measures how well the network paints unseen styles; the
-``val_seen`` loader pairs the held-out photos with training paintings for the comparison.
+random), and, with ``style_jitter`` j > 0, colour-jittered (brightness, contrast and saturation
+by a factor in [1 - j, 1 + j], hue by up to j / 2 of a turn), as Ghiasi et al. augment their
+paintings so that the predictor sees more palettes than the collection has. A held-out set
+of *paintings* (and of photos) validates: those paintings are never trained on, so the
+validation loss measures how well the network paints unseen styles; the ``val_seen`` loader
+pairs the held-out photos with training paintings for the comparison.
 A corrupt photo or painting drops its pair from the batch and is logged with a running count.
 """
 
@@ -18,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, default_collate
+from torchvision.transforms import ColorJitter
 from torchvision.transforms.functional import hflip
 
 from fastnst.errors import FastNSTError
@@ -31,14 +35,21 @@ Pair = tuple[Tensor, Tensor]
 class PaintingDataset(ImageFolderDataset):
     """Square crops of paintings, (3, S, S) in [0, 1]; unreadable files give ``None``.
 
-    Training: short side resized to S x U(1, ``scale``), random crop, random horizontal flip.
-    Validation: short side S, centre crop (the same pixels every time).
+    Training: short side resized to S x U(1, ``scale``), random crop, random horizontal flip,
+    colour jitter of strength ``jitter`` (0: none). Validation: short side S, centre crop (the
+    same pixels every time).
     """
 
-    def __init__(self, files: list[Path], image_size: int, *, train: bool, scale: float) -> None:
+    def __init__(
+        self, files: list[Path], image_size: int, *, train: bool, scale: float,
+        jitter: float = 0.0,
+    ) -> None:  # fmt: skip
         super().__init__(files, image_size, train=train)
         self.scale = scale if train else 1.0
         self.train = train
+        self.jitter = None
+        if train and jitter > 0:
+            self.jitter = ColorJitter(jitter, jitter, jitter, hue=min(0.5, jitter / 2))
 
     kind = "paintings"
 
@@ -49,6 +60,8 @@ class PaintingDataset(ImageFolderDataset):
         tensor = super().__getitem__(index)
         if tensor is None or not self.train:
             return tensor
+        if self.jitter is not None:
+            tensor = self.jitter(tensor).clamp(0, 1)
         return hflip(tensor) if bool(torch.rand(()) < 0.5) else tensor
 
 
@@ -88,15 +101,20 @@ class PhotoPaintingDataModule(ImageFolderDataModule):
         style_root: Folder tree of paintings (any format Pillow reads).
         val_styles: Paintings held out (chosen with ``seed``) for validation and the samples.
         style_scale: Upper end of the random painting scale (see module); 1 disables it.
+        style_jitter: Colour jitter of the training paintings (see module); 0 disables it.
         **kwargs: Those of :class:`~fastnst.training.data.ImageFolderDataModule` (photos).
     """
 
     def __init__(
-        self, style_root: str, val_styles: int = 8, style_scale: float = 2.0, **kwargs
-    ) -> None:
+        self, style_root: str, val_styles: int = 8, style_scale: float = 2.0,
+        style_jitter: float = 0.0, **kwargs,
+    ) -> None:  # fmt: skip
         super().__init__(**kwargs)
         if style_scale < 1.0:
             raise FastNSTError(f"data.style_scale={style_scale} must be at least 1")
+        if not 0.0 <= style_jitter <= 1.0:
+            raise FastNSTError(f"data.style_jitter={style_jitter} must be in [0, 1] (0: none)")
+        self.style_jitter = style_jitter
         if val_styles < 1:
             raise FastNSTError(f"data.val_styles={val_styles}: hold out at least 1 painting")
         self.style_root, self.val_styles, self.style_scale = style_root, val_styles, style_scale
@@ -120,7 +138,9 @@ class PhotoPaintingDataModule(ImageFolderDataModule):
 
     def _pairs(self, photos: list[Path], paintings: list[Path], *, train: bool) -> PairDataset:
         size = self.image_size
-        painting_set = PaintingDataset(paintings, size, train=train, scale=self.style_scale)
+        painting_set = PaintingDataset(
+            paintings, size, train=train, scale=self.style_scale, jitter=self.style_jitter
+        )
         return PairDataset(ImageFolderDataset(photos, size, train=train), painting_set, train=train)
 
     def _pair_loader(self, dataset: Dataset, *, train: bool) -> DataLoader:

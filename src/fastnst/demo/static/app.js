@@ -1,12 +1,15 @@
 // fastnst demo page: plain JavaScript, no build step.
 // Server mode posts the photo (or webcam frames) to /api/stylize; browser mode runs the model's
 // ONNX export with onnxruntime-web (WebAssembly) from the server's local copy under /ort/.
+// Arbitrary-style models take a painting: uploaded to the server once (it answers an id), or,
+// in the browser, fed to the model (AdaIN) or to its style predictor once (style prediction).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const state = {
   config: null, models: [], file: null, mode: "server", webcam: null,
-  session: null, sessionModel: null, ortLoading: null, busy: false, again: false,
+  session: null, sessionModel: null, predictor: null, ortLoading: null, busy: false, again: false,
+  painting: null, paintingCount: 0,
 };
 const RGB_TO_YIQ = [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263],
   [0.211456, -0.522591, 0.311135]];
@@ -36,6 +39,9 @@ async function init() {
   }
   const usable = state.models.find((info) => info.kind !== "broken");
   if (usable) select.value = usable.name;
+  const paintings = $("painting");
+  paintings.add(new Option("(your own: upload one)", ""));
+  for (const name of (await getJSON("/api/paintings")).paintings) paintings.add(new Option(name, name));
   if (!state.models.length) showError("no models in the folder: add .ckpt, .pth or .onnx files");
   modelChanged();
   wireEvents();
@@ -45,7 +51,7 @@ async function init() {
 function describe(info) {
   if (info.kind === "single") return `single style (${info.styles[0] || "?"})`;
   if (info.kind === "multi") return `multi-style: ${info.styles.join(", ")}`;
-  if (info.kind === "arbitrary") return "arbitrary style (not supported by this page yet)";
+  if (info.kind === "arbitrary") return "arbitrary style: any painting";
   return `broken: ${info.error}`;
 }
 
@@ -57,6 +63,12 @@ function modelChanged() {
   showError(info && info.kind === "broken" ? `${info.name} cannot load: ${info.error}` : "");
   const multi = info && info.kind === "multi";
   $("styles").hidden = !multi;
+  const arbitrary = info && info.kind === "arbitrary";
+  $("paintings").hidden = !arbitrary;
+  if (arbitrary && !state.painting && $("painting").options.length > 1) {
+    $("painting").selectedIndex = 1;
+    pickPainting();
+  }
   $("style").replaceChildren(new Option("blend", ""));
   $("blend").replaceChildren();
   if (multi) {
@@ -74,7 +86,77 @@ function modelChanged() {
     $("style").value = info.styles[0];
   }
   state.session = null;
+  state.predictor = null;
   restylize();
+}
+
+// ---- paintings (arbitrary-style models) --------------------------------------------------
+
+async function pickPainting() {
+  const name = $("painting").value;
+  if (!name) return;
+  try {
+    const response = await fetch(`/api/painting?name=${encodeURIComponent(name)}`);
+    if (!response.ok) throw new Error((await response.json()).error);
+    setPainting(await response.blob());
+  } catch (err) {
+    showError(err.message || err);
+  }
+}
+
+function setPainting(blob) {
+  if (!blob) return;
+  state.painting = { blob, id: null, key: ++state.paintingCount, tensor: null, vectors: {} };
+  URL.revokeObjectURL($("painting-preview").src);
+  $("painting-preview").src = URL.createObjectURL(blob);
+  restylize();
+}
+
+function needPainting() {
+  if (!state.painting) throw new Error("this model paints any painting: choose or upload one");
+  return state.painting;
+}
+
+// The server's id of the painting, uploading it the first time.
+async function paintingId(painting) {
+  if (painting.id) return painting.id;
+  const response = await fetch("/api/paintings", {
+    method: "POST", body: painting.blob,
+    headers: { "Content-Type": painting.blob.type || "application/octet-stream" },
+  });
+  const body = await response.json();
+  if (!response.ok) throw new Error(`the painting: ${body.error || response.status}`);
+  painting.id = body.painting;
+  return painting.id;
+}
+
+// The painting as a (1, 3, H, W) tensor, its short side at the server's style_size.
+async function paintingTensor(painting) {
+  if (painting.tensor) return painting.tensor;
+  const bitmap = await createImageBitmap(painting.blob,
+    { colorSpaceConversion: "none", imageOrientation: "from-image" });
+  const scale = state.config.style_size / Math.min(bitmap.width, bitmap.height);
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+  canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.imageSmoothingQuality = "high";
+  context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
+  painting.tensor = new ort.Tensor("float32", toPlanar(data, canvas.width * canvas.height),
+    [1, 3, canvas.height, canvas.width]);
+  return painting.tensor;
+}
+
+// A split export's style vector of the painting: its predictor runs once per painting.
+async function styleVector(info, painting) {
+  if (painting.vectors[info.name]) return painting.vectors[info.name];
+  if (!state.predictor) {
+    state.predictor = await createSession(info, "style");
+  }
+  const feeds = { style_image: await paintingTensor(painting) };
+  painting.vectors[info.name] = (await state.predictor.run(feeds)).style_vector;
+  return painting.vectors[info.name];
 }
 
 // The style choice: a name, or {name: weight} from the blend sliders (weights sum to 1).
@@ -110,6 +192,11 @@ function wireEvents() {
     radio.addEventListener("change", () => { state.mode = radio.value; restylize(); });
   }
   $("file").addEventListener("change", () => choose($("file").files[0]));
+  $("painting").addEventListener("change", pickPainting);
+  $("painting-file").addEventListener("change", () => {
+    $("painting").value = "";
+    setPainting($("painting-file").files[0]);
+  });
   const drop = $("drop");
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
@@ -175,14 +262,22 @@ async function stylizeOnServer(blob, format) {
   if ($("color").value) params.set("preserve_color", $("color").value);
   const style = styleChoice();
   if (style !== null) params.set("style", typeof style === "string" ? style : JSON.stringify(style));
-  const response = await fetch(`/api/stylize?${params}`, {
-    method: "POST", body: blob, headers: { "Content-Type": blob.type || "application/octet-stream" },
-  });
-  if (response.ok) return response.blob();
-  let message = `HTTP ${response.status}`;
-  try { message = (await response.json()).error || message; } catch (_) { /* not JSON */ }
-  if (response.status === 503) return null; // busy: skip this frame or try again later
-  throw new Error(message);
+  const painting = info.kind === "arbitrary" ? needPainting() : null;
+  for (let attempt = 0; ; attempt++) {
+    if (painting) params.set("painting", await paintingId(painting));
+    const response = await fetch(`/api/stylize?${params}`, {
+      method: "POST", body: blob, headers: { "Content-Type": blob.type || "application/octet-stream" },
+    });
+    if (response.ok) return response.blob();
+    let message = `HTTP ${response.status}`;
+    try { message = (await response.json()).error || message; } catch (_) { /* not JSON */ }
+    if (response.status === 503) return null; // busy: skip this frame or try again later
+    if (painting && response.status === 404 && message.includes("painting") && attempt === 0) {
+      painting.id = null; // the server forgot it (evicted or restarted): upload it again
+      continue;
+    }
+    throw new Error(message);
+  }
 }
 
 // ---- in-browser inference with onnxruntime-web -------------------------------------------
@@ -204,18 +299,34 @@ function loadOrt() {
 
 async function browserSession(info) {
   if (state.session && state.sessionModel === info.name) return state.session;
+  state.session = await createSession(info, "model");
+  state.sessionModel = info.name;
+  state.predictor = null;
+  return state.session;
+}
+
+// An onnxruntime-web session of the model's ONNX file (part "style": a split's predictor).
+async function createSession(info, part) {
   const ort = await loadOrt();
   showStatus(`loading ${info.name} into the browser...`);
-  const response = await fetch(`/api/onnx?model=${encodeURIComponent(info.name)}`);
+  const params = new URLSearchParams({ model: info.name, part });
+  const response = await fetch(`/api/onnx?${params}`);
   if (!response.ok) throw new Error((await response.json()).error);
   const bytes = new Uint8Array(await response.arrayBuffer());
   try {
-    state.session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+    return await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
   } catch (err) {
     throw new Error(`cannot run ${info.name} in the browser: ${err.message || err}`);
   }
-  state.sessionModel = info.name;
-  return state.session;
+}
+
+// RGBA bytes -> planar RGB floats in [0, 1].
+function toPlanar(data, n) {
+  const planar = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) planar[c * n + i] = data[4 * i + c] / 255;
+  }
+  return planar;
 }
 
 // Pixels of an image file or a video frame, the long side capped at the server's max_size.
@@ -240,14 +351,13 @@ async function stylizeInBrowser(source, type) {
   const { canvas, context, image } = await pixels(source);
   const { width, height, data } = image;
   const n = width * height;
-  const content = new Float32Array(3 * n);
-  for (let i = 0; i < n; i++) {
-    for (let c = 0; c < 3; c++) content[c * n + i] = data[4 * i + c] / 255;
-  }
+  const content = toPlanar(data, n);
   const feeds = { image: new ort.Tensor("float32", content, [1, 3, height, width]) };
   if (session.inputNames.includes("style")) {
     feeds.style = new ort.Tensor("float32", styleWeights(info), [info.styles.length]);
   }
+  if (session.inputNames.includes("style_image")) feeds.style_image = await paintingTensor(needPainting());
+  if (session.inputNames.includes("style_vector")) feeds.style_vector = await styleVector(info, needPainting());
   const output = (await session.run(feeds))[session.outputNames[0]].data;
   let out = Float32Array.from(output, (v) => Math.min(1, Math.max(0, v)));
   if ($("color").value === "luminance") out = transferLuminance(out, content, n);
