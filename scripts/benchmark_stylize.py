@@ -56,7 +56,7 @@ from fastnst.device import describe_device
 from fastnst.inference.runtime import cached_onnx_model
 from fastnst.io.atomic import write_json
 from fastnst.models import TransformerNet
-from fastnst.models.fast_conv import with_fast_output_conv
+from fastnst.models.fast_conv import with_fast_convs
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"256": (256, 256), "512": (512, 512), "1080p": (1080, 1920)}
@@ -92,7 +92,7 @@ def _in_nhwc(model: nn.Module, dtype: torch.dtype | None = None) -> Callable:
 
 def runners(model: nn.Module, device: torch.device, variants: list[str]) -> dict[str, Callable]:
     """variant -> function from a (1, 3, H, W) fp32 tensor on ``device`` to the output."""
-    folded = with_fast_output_conv(model)
+    folded = with_fast_convs(model)
     made: dict[str, Callable[[], Callable | None]] = {
         "eager": lambda: model,
         "torch": lambda: folded,

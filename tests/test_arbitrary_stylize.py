@@ -6,15 +6,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import REPO, write_images
+from PIL import Image
 
 from fastnst.app.main import main
 from fastnst.errors import FastNSTError
 from fastnst.inference import Stylizer
 from fastnst.inference.arbitrary import bind_paintings, load_painting
 from fastnst.inference.command import run
+from fastnst.inference.paintings import painting_sheet
 from fastnst.io.image import load_image
 from fastnst.models.adain import AdaINNet
 from fastnst.models.checkpoint import CHECKPOINT_KEY, PREFIX, checkpoint_entry
@@ -172,3 +175,29 @@ def test_every_photo_in_every_painting_of_a_folder(adain_ckpt: Path, tmp_path: P
     assert len(run(**photo, **options, overwrite=True).written) == 3
     with pytest.raises(FastNSTError, match="must be a folder"):
         run(**photo, **{**options, "output": str(tmp_path / "x.png")})
+
+
+def test_a_sheet_shows_every_photo_in_every_painting(
+    adain_ckpt: Path, painting_files: list[Path], tmp_path: Path
+) -> None:
+    photos = write_images(tmp_path / "photos", 2, size=(40, 30), seed=11)
+    out = tmp_path / "sheet.png"
+    options = {"ckpt": str(adain_ckpt), "input": str(tmp_path / "photos"), "output": str(out),
+               "sheet": True, "style_size": 32}  # fmt: skip
+    run(**options, style_image=str(painting_files[0].parent))
+    sheet = load_image(out)[0]
+    # header 20 px, then rows of 192 px + 4 px padding: the paintings' row and one per photo;
+    # the bottom-right cell (256 x 192, the 40 x 30 photos scaled) is the last photo in the
+    # last painting
+    assert sheet.shape[-2] == 20 + 3 * (192 + 4) + 4
+    cell = sheet[:, 24 + 2 * 196 : 24 + 2 * 196 + 192, -4 - 256 : -4]
+    stylizer = Stylizer.from_checkpoint(adain_ckpt, style_image=painting_files[-1], style_size=32)
+    expected = stylizer(Image.open(photos[-1])).resize((256, 192))
+    expected = torch.from_numpy(np.asarray(expected)).permute(2, 0, 1) / 255
+    photo = torch.from_numpy(np.asarray(Image.open(photos[-1]).resize((256, 192))))
+    assert float((cell - expected).abs().mean()) < 0.01
+    assert float((cell - photo.permute(2, 0, 1) / 255).abs().mean()) > 0.02
+    with pytest.raises(FastNSTError, match="exists"):
+        run(**options, style_image=str(painting_files[0].parent))
+    with pytest.raises(FastNSTError, match="at most 12 photos"):
+        painting_sheet(adain_ckpt, photos * 7, painting_files)

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from hydra.utils import instantiate
 from torch import nn
 
 from fastnst.errors import FastNSTError
 from fastnst.models import TransformerNet, build_model
-from fastnst.models.fast_conv import BlockedConv2d, blocked_weight, with_fast_output_conv
+from fastnst.models.fast_conv import (
+    BlockedConv2d,
+    SubpixelUpsampleConv,
+    blocked_weight,
+    subpixel_weight,
+    with_fast_convs,
+)
+from fastnst.models.transformer import UpsampleConv
 
 
 def _conv_shapes(model: nn.Module) -> list[tuple[int, int, int, int, int]]:
@@ -80,32 +88,74 @@ def test_blocked_conv_refuses_kernels_it_cannot_block() -> None:
         BlockedConv2d(nn.Conv2d(4, 3, 4), 4)
 
 
+def test_subpixel_weight_by_hand() -> None:
+    """Phase (a, b) = (0, 1) of a 3x3 kernel: rows {0} and {1, 2}, columns {0, 1} and {2}."""
+    weight = torch.arange(1.0, 10.0).reshape(1, 1, 3, 3)  # [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    phases = subpixel_weight(weight)
+    assert phases.shape == (4, 1, 2, 2)
+    assert phases[1, 0].tolist() == [[1 + 2, 3], [4 + 5 + 7 + 8, 6 + 9]]
+    assert phases[0, 0].tolist() == [[1, 2 + 3], [4 + 7, 5 + 6 + 8 + 9]]
+    assert float(phases.sum()) == 4 * float(weight.sum())  # every phase uses every tap once
+
+
+@pytest.mark.parametrize("size", [(1, 2), (2, 3), (5, 8), (17, 12)])
+@pytest.mark.parametrize("num_styles", [1, 3])
+def test_subpixel_upsampling_equals_upsample_then_conv(size, num_styles: int) -> None:
+    torch.manual_seed(0)
+    layer = UpsampleConv(6, 5, num_styles=num_styles).eval()
+    for parameter in layer.parameters():  # norms away from their identity start
+        parameter.data += 0.2 * torch.randn_like(parameter)
+    x, style = torch.randn(2, 6, *size), torch.tensor([0.2, 0.3, 0.5])[:num_styles][None]
+    weights = style / style.sum() if num_styles > 1 else None
+    fast = SubpixelUpsampleConv(layer)
+    assert fast(x, weights).shape == (2, 5, 2 * size[0], 2 * size[1])
+    torch.testing.assert_close(fast(x, weights), layer(x, weights), atol=1e-5, rtol=1e-5)
+
+
+def test_subpixel_convolution_is_exact_down_to_one_pixel() -> None:
+    """Before the norm (which a 1 x 1 input's constant 2 x 2 output makes ill-conditioned)."""
+    torch.manual_seed(0)
+    layer = UpsampleConv(4, 3)
+    fast = SubpixelUpsampleConv(layer)
+    fast.after = nn.ModuleList()
+    for size in [(1, 1), (1, 3), (4, 1)]:
+        x = torch.randn(1, 4, *size)
+        expected = layer.conv[1](layer.conv[0](F.interpolate(x, scale_factor=2, mode="nearest")))
+        torch.testing.assert_close(fast(x), expected, atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("size", [(1, 1), (7, 13), (33, 64)])
 def test_fast_output_conv_keeps_the_network_function(size: tuple[int, int]) -> None:
     torch.manual_seed(0)
     model = TransformerNet(width=16, num_residual_blocks=1).eval()
-    fast = with_fast_output_conv(model)
+    fast = with_fast_convs(model)
     assert isinstance(fast.net[-1][1], BlockedConv2d)
+    assert [type(layer) for layer in fast.net[-3:-1]] == [SubpixelUpsampleConv] * 2
     assert isinstance(model.net[-1][1], nn.Conv2d)  # the original is left alone
+    assert not any(isinstance(layer, SubpixelUpsampleConv) for layer in model.net)
     x = torch.rand(2, 3, *size)
     torch.testing.assert_close(fast(x), model(x), atol=1e-5, rtol=1e-4)
 
 
 def test_fast_output_conv_keeps_multi_style_networks() -> None:
     model = TransformerNet(width=16, num_residual_blocks=1, num_styles=2).eval()
-    fast = with_fast_output_conv(model)
+    fast = with_fast_convs(model)
     x, style = torch.rand(1, 3, 20, 20), torch.tensor([0.3, 0.7])
     torch.testing.assert_close(fast(x, style), model(x, style), atol=1e-5, rtol=1e-4)
 
 
 def test_narrow_input_output_conv_is_left_as_it_is() -> None:
     model = TransformerNet(encoder=[8, 8, 8], decoder=[8, 4])  # 4 -> 3 channels: cheap already
-    assert with_fast_output_conv(model) is model
+    fast = with_fast_convs(model)
+    assert isinstance(fast.net[-1][1], nn.Conv2d)  # only the upsampling is rewritten
+    assert isinstance(fast.net[-2], SubpixelUpsampleConv)
+    plain = nn.Conv2d(3, 3, 1)
+    assert with_fast_convs(plain) is plain  # no ``net``: returned as it is
 
 
 def test_blocked_output_layer_has_48_outputs_and_a_12x12_kernel() -> None:
     """Johnson's 9x9, 32 -> 3 output layer becomes 48 outputs, a 12x12 kernel, stride 4."""
-    fast = with_fast_output_conv(TransformerNet())
+    fast = with_fast_convs(TransformerNet())
     weight = fast.net[-1][1].weight
     assert weight.shape == (48, 32, 12, 12)
     assert fast.net[-1][1](torch.rand(1, 32, 40, 40)).shape == (1, 3, 32, 32)

@@ -19,12 +19,12 @@ from fastnst.errors import FastNSTError
 from fastnst.inference.export import export_model, predictor_path
 from fastnst.inference.files import Report, output_path, stylize_folder, stylize_image
 from fastnst.inference.flow_blend import FlowBlend
-from fastnst.inference.paintings import stylize_each_painting
+from fastnst.inference.paintings import painting_files, painting_sheet, stylize_each_painting
 from fastnst.inference.sheets import interpolation_strip, style_sheet
 from fastnst.inference.stylizer import Stylizer
 from fastnst.inference.video import VIDEO_SUFFIXES, stylize_video
 from fastnst.io.atomic import refuse_existing
-from fastnst.io.image import SAVE_SUFFIXES, open_rgb, pil_to_tensor, save_image
+from fastnst.io.image import SAVE_SUFFIXES, list_images, open_rgb, pil_to_tensor, save_image
 from fastnst.models.checkpoint import load_style_checkpoint
 
 
@@ -118,10 +118,17 @@ def _grid(
     """``sheet`` / ``strip`` of one image ``src`` into the image file ``dst``."""
     if sheet and strip:
         raise FastNSTError("sheet=true and strip= each write one image: pass one of them")
-    if src.is_dir() or src.suffix.lower() in VIDEO_SUFFIXES:
+    if src.suffix.lower() in VIDEO_SUFFIXES or (src.is_dir() and not options.get("style_image")):
         raise FastNSTError(f"sheet= and strip= take one image as input, not {src}")
     if dst.is_dir() or dst.suffix.lower() not in SAVE_SUFFIXES:
         raise FastNSTError(f"sheet= and strip= write one image: pass output=sheet.png, not {dst}")
+    painting = options.pop("style_image", None)
+    if sheet and painting is not None:  # an arbitrary-style network: photos x paintings
+        photos = list_images(src) if src.is_dir() else [src]
+        paintings = painting_files(painting, options)
+        image = painting_sheet(ckpt, photos, paintings, **options)
+        save_image(image, dst, overwrite=overwrite)
+        return Report(written=[dst])
     options.pop("style", None)  # every style, or the two of the strip
     stylizer = Stylizer.from_checkpoint(ckpt, **options)
     content = pil_to_tensor(open_rgb(src))

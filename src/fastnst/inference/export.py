@@ -30,7 +30,7 @@ from torch import SymInt, Tensor, nn
 from fastnst.errors import FastNSTError
 from fastnst.inference.arbitrary import is_arbitrary
 from fastnst.io.atomic import atomic_path
-from fastnst.models.fast_conv import with_fast_output_conv
+from fastnst.models.fast_conv import with_fast_convs
 
 FORMATS = ("torchscript", "onnx")
 INPUT_NAME, STYLE_NAME, OUTPUT_NAME = "image", "style", "stylized"
@@ -174,7 +174,7 @@ def export_model(
     arbitrary = is_arbitrary(model)
     if arbitrary and fmt == "torchscript":
         raise FastNSTError("an arbitrary-style network exports to ONNX only: pass export=onnx")
-    network = with_fast_output_conv(copy.deepcopy(model).cpu().float())  # same function, faster
+    network = with_fast_convs(copy.deepcopy(model).cpu().float())  # same function, faster
     if getattr(model, "split_export", False):
         return _export_split(network, path, overwrite)
     wrapper = (ExportedArbitrary if arbitrary else ExportedStylizer)(network).requires_grad_(False)

@@ -43,7 +43,7 @@ from fastnst.inference.runtime import OnnxModel, cached_onnx_model
 from fastnst.inference.tiling import stylize_tiled
 from fastnst.io.image import pil_to_tensor, tensor_to_pil
 from fastnst.models.checkpoint import load_style_checkpoint
-from fastnst.models.fast_conv import with_fast_output_conv
+from fastnst.models.fast_conv import with_fast_convs
 
 COLOR_METHODS = ("luminance", "histogram")
 BACKENDS = ("auto", "torch", "onnxruntime", "compile")
@@ -63,8 +63,9 @@ class Stylizer:
     Args:
         model: The transform network (e.g. ``StyleCheckpoint.model``); input RGB in [0, 1].
             It is put in eval mode and moved to ``device`` (in place, like ``Module.to``); on
-            a CPU the stylizer runs a copy whose output layer is blocked for speed
-            (:func:`~fastnst.models.fast_conv.with_fast_output_conv`, the same function).
+            a CPU the stylizer runs a copy whose output layer and upsampling stages are
+            rewritten for speed (:func:`~fastnst.models.fast_conv.with_fast_convs`, the same
+            function).
             Or an exported ``OnnxModel``, which runs with ONNX Runtime on the CPU and takes
             neither ``tile``, ``channels_last`` nor another device or backend.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
@@ -149,7 +150,7 @@ class Stylizer:
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         model = model.eval().requires_grad_(False)
         if self.device.type == "cpu":  # the same function, a 3x faster last layer on a CPU
-            model = with_fast_output_conv(model)
+            model = with_fast_convs(model)
         self.model = model.to(self.device, memory_format=fmt)
         self.backend = _resolve_backend(backend, self.device)
         self._compiled_model: nn.Module | None = None  # backend=compile: made on first use
