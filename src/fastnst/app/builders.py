@@ -90,6 +90,8 @@ def build_temporal(cfg: DictConfig) -> nn.Module | None:
     try:
         return instantiate(temporal)
     except Exception as err:  # a mistyped option: one line naming the group
+        if isinstance(err.__cause__, FastNSTError):  # the loss's own message (temporal=flow)
+            raise err.__cause__ from err
         reason = str(err.__cause__ or err).strip().splitlines()[-1]
         raise FastNSTError(f"cannot build the temporal loss ({reason}); fix temporal.*") from err
 

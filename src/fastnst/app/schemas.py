@@ -95,7 +95,7 @@ class VGGSchema:
 
 @dataclass
 class TemporalSchema:
-    """The ``temporal`` group (none, noise, warp); the options of one loss are checked by
+    """The ``temporal`` group (none, noise, warp, flow); the options of one loss are checked by
     ``fastnst.app.builders.build_temporal``."""
 
     weight: float = 0.0

@@ -20,7 +20,7 @@ from fastnst.io.image import list_images, load_image
 log = logging.getLogger(__name__)
 
 
-def _resize(frame: Tensor, size: int | None) -> Tensor:
+def resize_frame(frame: Tensor, size: int | None) -> Tensor:
     """(1, 3, H, W) with the short side scaled to ``size`` (antialiased); None keeps it."""
     if size is None or min(frame.shape[-2:]) == size:
         return frame
@@ -78,4 +78,4 @@ def read_clip(path: str | Path, *, frames: int | None = None, size: int | None =
         raise FastNSTError(f"{path} has {len(shots)} readable frames; a clip needs at least 2")
     if len({tuple(shot.shape) for shot in shots}) > 1:
         raise FastNSTError(f"the frames of {path} differ in size; resize them to one size")
-    return torch.cat([_resize(shot, size) for shot in shots])
+    return torch.cat([resize_frame(shot, size) for shot in shots])

@@ -60,6 +60,8 @@ class StyleTransferModule(pl.LightningModule):
             ``temporal(transformer, content, output, style)`` on training batches; it adds
             ``temporal.weight`` times its value to ``train/total`` and is logged as
             ``train/temporal``. ``None``: each image on its own. Not stored in hparams.
+            ``temporal=flow`` ignores ``content`` and ``output`` and draws its own batch of
+            video frame pairs (:class:`~fastnst.losses.temporal.FlowTemporalLoss`).
     """
 
     def __init__(
