@@ -17,7 +17,8 @@ Variants of our networks (batch 1, fp32 unless named):
 
 - ``eager``: the network as trained, NCHW: what every other variant is checked against.
 - ``torch``: what ``Stylizer(backend="torch")`` runs on a CPU: the output layer computed 4 x 4
-  pixels at a time (:mod:`fastnst.models.fast_conv`, the same function), NCHW.
+  pixels at a time and the upsampling stages as sub-pixel convolutions
+  (:mod:`fastnst.models.fast_conv`, the same function), NCHW.
 - ``channels_last``: the same in NHWC memory layout.
 - ``compile``: ``torch.compile`` of the channels-last network with Inductor's ``freezing``
   (weights folded into the graph and pre-packed for oneDNN), one graph per size.
