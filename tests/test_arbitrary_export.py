@@ -19,8 +19,7 @@ from fastnst.models.adain import AdaINNet
 SIZES = [((1, 37, 29), (45, 31)), ((2, 5, 3), (8, 9)), ((1, 64, 81), (100, 57))]
 
 
-@pytest.fixture(scope="module")
-def lively() -> AdaINNet:
+def lively_adain() -> AdaINNet:
     """A network whose outputs spread over [0, 1] (an untrained decoder gives a flat grey)."""
     torch.manual_seed(0)
     model = AdaINNet()
@@ -30,6 +29,11 @@ def lively() -> AdaINNet:
         nn.init.kaiming_normal_(conv.weight)
     nn.init.constant_(convs[-1].bias, 0.5)
     return model.eval()
+
+
+@pytest.fixture(scope="module")
+def lively() -> AdaINNet:
+    return lively_adain()
 
 
 @pytest.fixture(scope="module")

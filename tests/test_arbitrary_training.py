@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 import torch
 from conftest import write_images
 from hydra.utils import instantiate
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from fastnst.app.train import build_module, train
 from fastnst.errors import FastNSTError
@@ -145,6 +146,10 @@ def test_train_writes_a_self_describing_checkpoint(make_cfg, paintings: Path) ->
         torch.testing.assert_close(ours, theirs)  # the random encoder came along
     events = list((Path(cfg.paths.output_dir) / "tensorboard").glob("events.*"))
     assert events
+    accumulator = EventAccumulator(str(Path(cfg.paths.output_dir) / "tensorboard")).Reload()
+    size = cfg.data.image_size  # rows of (photo | painting | output), 2 px padding
+    grid = accumulator.Images("samples/photo_painting_output")[-1]
+    assert grid.width == 3 * size + 4 * 2
 
 
 def test_resume_keeps_the_step_optimizer_and_schedule(make_cfg, paintings: Path) -> None:

@@ -12,9 +12,9 @@ import pytest
 import torch
 from conftest import write_images
 from PIL import Image
+from test_arbitrary_export import lively_adain
 from test_arbitrary_stylize import save_adain_checkpoint
 from test_demo_api import assert_one_line_error, decode, photo_bytes, stylize
-from torch import nn
 
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
@@ -25,22 +25,9 @@ with warnings.catch_warnings():
 from fastnst.demo.server import DemoSettings, create_app  # noqa: E402
 from fastnst.inference import Stylizer  # noqa: E402
 from fastnst.inference.export import export_model, predictor_path  # noqa: E402
-from fastnst.models.adain import AdaINNet  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")
 STYLE_SIZE = 32
-
-
-def lively_adain() -> AdaINNet:
-    """An AdaIN network whose outputs spread over [0, 1] and depend on the painting."""
-    torch.manual_seed(0)
-    model = AdaINNet()
-    model.encoder.load_vgg("random", seed=1)
-    convs = [m for m in model.decoder if isinstance(m, nn.Conv2d)]
-    for conv in convs:
-        nn.init.kaiming_normal_(conv.weight)
-    nn.init.constant_(convs[-1].bias, 0.5)
-    return model.eval()
 
 
 @pytest.fixture(scope="module")

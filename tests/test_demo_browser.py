@@ -26,8 +26,8 @@ from PIL import Image
 sync_api = pytest.importorskip("playwright.sync_api")
 uvicorn = pytest.importorskip("uvicorn")
 
+from test_arbitrary_export import lively_adain  # noqa: E402
 from test_arbitrary_stylize import save_adain_checkpoint  # noqa: E402
-from test_demo_arbitrary import lively_adain  # noqa: E402
 from test_predicted import perturbed  # noqa: E402
 
 from fastnst.demo.ortweb import ort_web_dir, ort_web_ready  # noqa: E402

@@ -64,10 +64,16 @@ class LRU:
     def __init__(self, size: int) -> None:
         self.size, self.items = max(1, size), OrderedDict()
 
-    def get(self, key: Any, make: Callable[[], Any]) -> Any:
-        """The cached value for ``key``, made (and cached) on a miss."""
+    def touch(self, key: Any) -> bool:
+        """Whether ``key`` is cached; a hit counts as a use."""
         if key in self.items:
             self.items.move_to_end(key)
+            return True
+        return False
+
+    def get(self, key: Any, make: Callable[[], Any]) -> Any:
+        """The cached value for ``key``, made (and cached) on a miss."""
+        if self.touch(key):
             return self.items[key]
         value = self.items[key] = make()
         while len(self.items) > self.size:

@@ -42,6 +42,9 @@ class PaintingStore:
     def add(self, data: bytes, max_pixels: int) -> str:
         """Decode ``data`` (the upload checks of :func:`decode_image`) and keep it; its id."""
         key = hashlib.sha256(data).hexdigest()[:16]
+        with self._lock:
+            if self._uploads.touch(key):  # the page uploads a painting again: no new decode
+                return key
         image = resize_short_side(decode_image(data, max_pixels), self.style_size)
         with self._lock:
             self._uploads.get(key, lambda: image)

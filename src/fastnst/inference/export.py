@@ -174,7 +174,8 @@ def export_model(
     arbitrary = is_arbitrary(model)
     if arbitrary and fmt == "torchscript":
         raise FastNSTError("an arbitrary-style network exports to ONNX only: pass export=onnx")
-    # the same function, faster; ONNX Runtime prefers its own upsampling (fast_conv docstring)
+    # the same function, faster; the sub-pixel upsampling is not a clear win on ONNX Runtime
+    # (fast_conv docstring), so exports keep the original
     network = with_fast_convs(copy.deepcopy(model).cpu().float(), upsampling=False)
     if getattr(model, "split_export", False):
         return _export_split(network, path, overwrite)

@@ -39,8 +39,8 @@ repeats the first (last) input row, which is what replication gives. All four ph
 2x2 convolution with 4 C_out outputs on the padded input, sliced and pixel-shuffled: 16 instead
 of 36 multiply-adds per input pixel, channel and output, and no 4x upsampled copy of the input.
 On a 2-core Xeon the two ``u`` stages ran 2-3x faster at 512 px in eager PyTorch and the whole
-Johnson network 1.2x (866 -> 732 ms); ONNX Runtime, though, runs its own Resize + Conv 5 %
-faster than this form, so exports keep the upsampling as it is (``upsampling=False``).
+Johnson network 5-32 % faster (``scripts/benchmark_fast_convs.py``); on ONNX Runtime paired
+runs disagreed (-12 % to +18 %), so exports keep the upsampling as it is (``upsampling=False``).
 """
 
 from __future__ import annotations

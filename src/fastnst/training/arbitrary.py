@@ -7,19 +7,19 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
-from torchvision.utils import make_grid
 
 from fastnst.losses.adain import AdaINLoss
 from fastnst.models.adain import AdaINNet, adain, feature_statistics
 from fastnst.models.checkpoint import CHECKPOINT_KEY, checkpoint_entry
 from fastnst.models.predicted import PredictedStyleNet
+from fastnst.training.samples import SampleGrids
 
 Pair = tuple[Tensor, Tensor]
 STAGES = ("val", "val_seen")  # validation loader 0: held-out paintings; 1: training paintings
 ARBITRARY_STYLES = ["arbitrary"]  # the checkpoint's style list: the painting is an input
 
 
-class ArbitraryStyleModule(pl.LightningModule):
+class ArbitraryStyleModule(SampleGrids, pl.LightningModule):
     """Trains ``model`` against ``loss`` (:class:`~fastnst.losses.adain.AdaINLoss`).
 
     ``model`` is an :class:`~fastnst.models.adain.AdaINNet` (its decoder trains) or a
@@ -111,35 +111,19 @@ class ArbitraryStyleModule(pl.LightningModule):
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 / (1 + decay * step))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
-    def on_fit_start(self) -> None:
-        datamodule = self.trainer.datamodule
-        if datamodule is not None and hasattr(datamodule, "sample_pairs"):
-            self.samples = datamodule.sample_pairs(self.hparams.num_samples)
-        self._log_samples()
+    sample_tag = "samples/photo_painting_output"
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self.global_step % self.hparams.sample_every_n_steps == 0:
-            self._log_samples()
+    def fetch_samples(self, datamodule: Any) -> Pair | None:
+        """Fixed held-out (photo, painting) pairs."""
+        sample = getattr(datamodule, "sample_pairs", None)
+        return None if sample is None else sample(self.hparams.num_samples)
 
-    def on_train_end(self) -> None:
-        self._log_samples()
-
-    @torch.no_grad()
-    def _log_samples(self) -> None:
-        """Add a grid of (photo | painting | output) rows on held-out paintings to TensorBoard."""
-        experiment = getattr(self.logger, "experiment", None)
-        if self.samples is None or self.samples[0].numel() == 0 or experiment is None:
-            return
-        if not hasattr(experiment, "add_image") or self.global_rank != 0:
-            return
+    def sample_columns(self) -> list[Tensor] | None:
+        """(photo | held-out painting | output) rows."""
+        if self.samples is None or self.samples[0].numel() == 0:
+            return None
         content, style = (t.to(self.device) for t in self.samples)
-        was_training = self.transformer.training
-        self.transformer.eval()
-        output = self.transformer(content, style).clamp(0, 1)
-        self.transformer.train(was_training)
-        rows = torch.stack([content, style, output], dim=1).flatten(0, 1)  # (3N, 3, H, W)
-        grid = make_grid(rows.float().cpu(), nrow=3, padding=2)
-        experiment.add_image("samples/photo_painting_output", grid, self.global_step)
+        return [content, style, self.transformer(content, style).clamp(0, 1)]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         entry = checkpoint_entry(self.transformer, ARBITRARY_STYLES, self.hparams.config or {})

@@ -7,16 +7,16 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
-from torchvision.utils import make_grid
 
 from fastnst.losses import PerceptualLoss
 from fastnst.models.checkpoint import CHECKPOINT_KEY, checkpoint_entry
 from fastnst.quality import quality_measures
+from fastnst.training.samples import SampleGrids
 
 Batch = Tensor | tuple[Tensor, Tensor]
 
 
-class StyleTransferModule(pl.LightningModule):
+class StyleTransferModule(SampleGrids, pl.LightningModule):
     """Trains ``transformer`` so that ``loss(transformer(x), x)`` is small (Johnson et al. 2016).
 
     Only the transform network has parameters; the loss network is frozen and stores no state
@@ -217,29 +217,17 @@ class StyleTransferModule(pl.LightningModule):
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
-    def on_fit_start(self) -> None:
-        datamodule = self.trainer.datamodule
-        if datamodule is not None and hasattr(datamodule, "sample_images"):
-            self.samples = datamodule.sample_images(self.hparams.num_samples)
-        self._log_samples()
+    sample_tag = "samples/content_stylized"
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self.global_step % self.hparams.sample_every_n_steps == 0:
-            self._log_samples()
+    def fetch_samples(self, datamodule: Any) -> Tensor | None:
+        """Fixed validation images, (N, 3, H, W)."""
+        sample = getattr(datamodule, "sample_images", None)
+        return None if sample is None else sample(self.hparams.num_samples)
 
-    def on_train_end(self) -> None:
-        self._log_samples()
-
-    @torch.no_grad()
-    def _log_samples(self) -> None:
-        """Add a grid of (content | stylized) rows to TensorBoard, one column per style."""
-        experiment = getattr(self.logger, "experiment", None)
-        if self.samples is None or self.samples.numel() == 0 or experiment is None:
-            return
-        if not hasattr(experiment, "add_image") or self.global_rank != 0:
-            return
-        was_training = self.transformer.training
-        self.transformer.eval()
+    def sample_columns(self) -> list[Tensor] | None:
+        """(content | stylized in each style): one column per style."""
+        if self.samples is None or self.samples.numel() == 0:
+            return None
         content = self.samples.to(self.device)
         columns = [content]
         for k in range(self.num_styles):
@@ -247,10 +235,7 @@ class StyleTransferModule(pl.LightningModule):
                 None if self.num_styles == 1 else torch.full((len(content),), k, device=self.device)
             )
             columns.append(self.transformer(content, style).clamp(0, 1))
-        self.transformer.train(was_training)
-        rows = torch.stack(columns, dim=1).flatten(0, 1)  # (N (S + 1), 3, H, W)
-        grid = make_grid(rows.float().cpu(), nrow=len(columns), padding=2)
-        experiment.add_image("samples/content_stylized", grid, self.global_step)
+        return columns
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         styles = self.hparams.style_names or ["custom"]
