@@ -4,8 +4,8 @@
 
 For Johnson's default network (random weights: they do not change the speed), times three
 forms in round-robin on the same input, each on eager PyTorch and on ONNX Runtime: ``plain``
-(the network as trained), ``blocked`` (the output layer blocked, what exports use) and
-``blocked+subpixel`` (also the sub-pixel upsampling, what ``backend=torch`` runs on a CPU).
+(the network as trained), ``blocked`` (the output layer blocked) and ``blocked+subpixel``
+(also the sub-pixel upsampling: what exports and ``backend=torch`` on a CPU run).
 Prints a Markdown table (best of ``--repeats`` calls, ms) and writes JSON.
 """
 

@@ -168,10 +168,12 @@ def paintings_to_compare(config: dict, held_out: int, extra: list[Path]) -> list
 
 
 def per_style_config(args: argparse.Namespace, painting: Path, run: Path) -> Any:
-    """The composed train.yaml of the per-style network of ``painting`` (experiment=smoke)."""
+    """The composed train.yaml of the per-style network of ``painting`` (experiment=smoke with
+    Johnson's network)."""
     steps = args.per_style_steps
     overrides = [
-        "experiment=smoke", "loss=johnson_scalefree", "vgg.weights=random", "data=folder",
+        "experiment=smoke", "model=johnson", "loss=johnson_scalefree", "vgg.weights=random",
+        "data=folder",
         f"data.root={args.per_style_data}", f"data.image_size={args.size}",
         f"data.batch_size={args.per_style_batch}", "data.num_workers=0", "data.val_images=1",
         "style=custom", f"style.image='{painting}'", f"style.size={args.size}",

@@ -2,7 +2,8 @@
 
     python scripts/quality_vs_time.py --data ../shared/data/train_small \\
         --style ../shared/data/styles/great_wave.jpg --content ../shared/data/content \\
-        --minutes 5 10 20 40 --out outputs/quality_vs_time -- experiment=smoke_loss ...
+        --minutes 5 10 20 40 --out outputs/quality_vs_time \\
+        -- loss=johnson_scalefree vgg.weights=random
 
 Trains one network with ``experiment=cpu`` (plus the overrides after ``--``), saving a
 checkpoint when the wall-clock time passes each of ``--minutes`` (``callbacks=elapsed``), then

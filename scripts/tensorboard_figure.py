@@ -52,7 +52,8 @@ def scalars(page: Page, base: str, tags: str) -> Image.Image:
     page.get_by_label("Ignore outliers in chart scaling").uncheck()  # show the whole fall
     smoothing = page.locator("input.slider-input[type=number]").first
     smoothing.fill("0")  # the raw values: one line per card, in the chart's range
-    smoothing.dispatch_event("change")
+    smoothing.dispatch_event("input")
+    smoothing.press("Enter")
     page.locator("button[aria-label='Close side pane']").click()
     page.wait_for_timeout(3000)
     for button in page.locator("button[aria-label='Fit line chart domains to data']").all():

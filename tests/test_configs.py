@@ -58,7 +58,8 @@ def test_experiment_overrides_the_root_config() -> None:
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose(config_name="train", overrides=["experiment=smoke"])
     assert cfg.vgg.weights == "random"  # train.yaml says imagenet; the experiment wins
-    assert cfg.trainer.max_steps == 200 and cfg.trainer.accelerator == "cpu"
+    assert cfg.trainer.max_steps == 600 and cfg.trainer.accelerator == "cpu"
+    assert cfg.model.width == 16  # model=johnson_small
 
 
 @pytest.mark.parametrize("root", ["train", "stylize", "optimize", "compare", "ablate"])

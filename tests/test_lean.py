@@ -151,7 +151,7 @@ def test_narrow_input_output_conv_is_left_as_it_is() -> None:
     assert isinstance(fast.net[-2], SubpixelUpsampleConv)
     plain = nn.Conv2d(3, 3, 1)
     assert with_fast_convs(plain) is plain  # no ``net``: returned as it is
-    assert with_fast_convs(model, upsampling=False) is model  # what exports ask for
+    assert with_fast_convs(model, upsampling=False) is model  # the benchmark's "blocked" form
 
 
 def test_blocked_output_layer_has_48_outputs_and_a_12x12_kernel() -> None:

@@ -13,6 +13,7 @@ from fastnst.losses import (
     StyleLoss,
     content_loss,
     gram_matrix,
+    normalized_content_loss,
     relative_total_variation,
     style_distance,
     total_variation,
@@ -166,6 +167,7 @@ def test_gradient_reaches_the_output_only() -> None:
         ({"log_alpha": 0.5}, "loss.log_alpha"),
         ({"tv_p": 3}, "loss.tv_p"),
         ({"tv_normalization": "photo"}, "loss.tv_normalization"),
+        ({"content_features": "whitened"}, "loss.content_features"),
         ({"correlation_chain": True, "style_layers": {"r1": 1.0}}, "at least 2"),
     ],
 )
@@ -195,6 +197,33 @@ def test_relative_content_loss_hand_computed_per_image() -> None:
     # image 0: (0 + 4 + 0 + 9) / 4 over (1 + 0 + 9 + 1) / 4 = 13 / 11; image 1: 1 / 4
     assert content_loss(a, b, relative=True).item() == pytest.approx((13 / 11 + 1 / 4) / 2)
     assert content_loss(a, b).item() == pytest.approx((13 + 4) / 8)  # absolute: unchanged
+
+
+def test_normalized_content_loss_hand_computed() -> None:
+    # channel 0: [0, 2] -> (mean 1, std 1) -> [-1, 1]; channel 1 flat -> [0, 0]
+    output = torch.tensor([0.0, 2.0, 5.0, 5.0]).reshape(1, 2, 1, 2)
+    # channel 0: [3, 1] -> [1, -1]; channel 1: [1, 5] -> (mean 3, std 2) -> [-1, 1]
+    target = torch.tensor([3.0, 1.0, 1.0, 5.0]).reshape(1, 2, 1, 2)
+    expected = ((-2) ** 2 + 2**2 + 1 + 1) / 4
+    assert normalized_content_loss(output, target).item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_normalized_content_loss_ignores_each_channels_mean_and_scale() -> None:
+    features, target = torch.randn(2, 3, 5, 7), torch.randn(2, 3, 5, 7)
+    scale, shift = torch.tensor([0.5, 3.0, 20.0]).view(1, 3, 1, 1), torch.randn(2, 3, 1, 1)
+    moved = normalized_content_loss(features * scale + shift, target)
+    assert moved.item() == pytest.approx(normalized_content_loss(features, target).item(), rel=1e-4)
+    assert normalized_content_loss(target, target).item() == pytest.approx(0.0, abs=1e-10)
+    assert normalized_content_loss(features, target).item() > 0.5  # unrelated maps differ
+
+
+def test_normalized_content_features_enter_the_perceptual_loss() -> None:
+    output, content = smooth_images(2, seed=1), smooth_images(2, seed=2)
+    loss = tiny_loss(content_features="normalized")
+    loss.set_style(smooth_images(1, seed=3))
+    enc = TinyEncoder()
+    expected = normalized_content_loss(enc(output, ["c2"])["c2"], enc(content, ["c2"])["c2"])
+    assert loss(output, content)["content"].item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def test_relative_total_variation_hand_computed() -> None:

@@ -174,9 +174,8 @@ def export_model(
     arbitrary = is_arbitrary(model)
     if arbitrary and fmt == "torchscript":
         raise FastNSTError("an arbitrary-style network exports to ONNX only: pass export=onnx")
-    # the same function, faster; the sub-pixel upsampling is not a clear win on ONNX Runtime
-    # (fast_conv docstring), so exports keep the original
-    network = with_fast_convs(copy.deepcopy(model).cpu().float(), upsampling=False)
+    # the same function, faster (blocked output layer, sub-pixel upsampling: fast_conv docstring)
+    network = with_fast_convs(copy.deepcopy(model).cpu().float())
     if getattr(model, "split_export", False):
         return _export_split(network, path, overwrite)
     wrapper = (ExportedArbitrary if arbitrary else ExportedStylizer)(network).requires_grad_(False)

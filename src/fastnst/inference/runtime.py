@@ -35,7 +35,7 @@ from fastnst.inference.export import (
 
 log = logging.getLogger(__name__)
 
-EXPORT_REVISION = 5  # bump when the exported graph changes, so older cached exports are not reused
+EXPORT_REVISION = 6  # bump when the exported graph changes, so older cached exports are not reused
 
 
 def cache_dir() -> Path:

@@ -12,10 +12,12 @@ from torch import Tensor, nn
 from fastnst.color import luminance, match_luminance
 from fastnst.errors import FastNSTError
 from fastnst.losses.functional import (
+    CONTENT_FEATURES,
     NORMALIZATIONS,
     TV_NORMALIZATIONS,
     combine_layers,
     content_loss,
+    normalized_content_loss,
     relative_total_variation,
     total_variation,
 )
@@ -57,6 +59,11 @@ class PerceptualLoss(nn.Module):
         content_layers: Layer name -> weight a_l.
         style_layers: Layer name -> weight b_l, shallow to deep.
         content_weight: w_c.
+        content_features: ``"raw"`` (E_content,l above, Johnson et al. 2016) or
+            ``"normalized"``: each channel standardized over its pixels before the comparison
+            (Park & Lee 2019, :func:`~fastnst.losses.functional.normalized_content_loss`), so
+            the content term keeps the photo's structure and leaves each channel's mean and
+            spread (colour, with a random VGG) to the style term.
         style_weight: w_s.
         tv_weight: w_tv.
         tv_p: 2 for squared total variation, 1 for L1 (:func:`total_variation`).
@@ -97,6 +104,7 @@ class PerceptualLoss(nn.Module):
         style_layers: Mapping[str, float],
         *,
         content_weight: float = 1.0,
+        content_features: str = "raw",
         style_weight: float = 1e5,
         tv_weight: float = 0.0,
         tv_p: int = 2,
@@ -113,6 +121,10 @@ class PerceptualLoss(nn.Module):
         if tv_normalization not in TV_NORMALIZATIONS:
             raise FastNSTError(
                 f"unknown loss.tv_normalization {tv_normalization!r}; use absolute or content"
+            )
+        if content_features not in CONTENT_FEATURES:
+            raise FastNSTError(
+                f"unknown loss.content_features {content_features!r}; use raw or normalized"
             )
         self.encoder = encoder
         self.content_layers = {name: float(w) for name, w in content_layers.items()}
@@ -134,6 +146,7 @@ class PerceptualLoss(nn.Module):
             {key: StyleLoss(statistic, style_normalization) for key in self.style_links}
         )
         self.content_weight = content_weight
+        self.content_features = content_features
         self.style_weight = style_weight
         self.tv_weight = tv_weight
         self.tv_p = tv_p
@@ -141,6 +154,11 @@ class PerceptualLoss(nn.Module):
         self.relative_content = style_normalization == "target"
         self.log_alpha = log_alpha
         self.luminance_only = luminance_only
+
+    def _content_term(self, features: Tensor, target: Tensor) -> Tensor:
+        if self.content_features == "normalized":
+            return normalized_content_loss(features, target)
+        return content_loss(features, target, self.relative_content)
 
     @torch.no_grad()
     def set_style(self, style: Tensor | Sequence[Tensor], content: Tensor | None = None) -> None:
@@ -197,7 +215,7 @@ class PerceptualLoss(nn.Module):
             scaled = {key: self.style_weight * value for key, value in per_term.items()}
             style = weighted_style = combine_layers(scaled, self.style_term_weights, self.log_alpha)
         content = sum(
-            weight * content_loss(features[name], targets[name], self.relative_content)
+            weight * self._content_term(features[name], targets[name])
             for name, weight in self.content_layers.items()
         )
         total = self.content_weight * content + weighted_style + self.tv_weight * tv

@@ -39,8 +39,9 @@ repeats the first (last) input row, which is what replication gives. All four ph
 2x2 convolution with 4 C_out outputs on the padded input, sliced and pixel-shuffled: 16 instead
 of 36 multiply-adds per input pixel, channel and output, and no 4x upsampled copy of the input.
 On a 2-core Xeon the two ``u`` stages ran 2-3x faster at 512 px in eager PyTorch and the whole
-Johnson network 5-32 % faster (``scripts/benchmark_fast_convs.py``); on ONNX Runtime paired
-runs disagreed (-12 % to +18 %), so exports keep the upsampling as it is (``upsampling=False``).
+Johnson network 5-32 % faster (``scripts/benchmark_fast_convs.py``). On ONNX Runtime runs
+beside other jobs disagreed (-12 % to +18 %); on the idle machine the network ran 9-11 % faster
+at 512 px and 1080p, so exports use it too.
 """
 
 from __future__ import annotations
