@@ -68,6 +68,10 @@ def test_video_consistency_scores_every_variant_against_one_flow(make_cfg, tmp_p
     assert rows["per_frame + flow_blend"]["flow_blend_ms_per_frame"] > 0
     with Image.open(paths["strip"]) as strip:  # 4 columns, 3 rows of 120 px plus labels
         assert strip.height > 3 * 120 and strip.width > 4 * 120 * 56 / 40
+    with Image.open(paths["clip"]) as clip:  # every frame, the 4 rows side by side at 40 px
+        assert clip.n_frames == 5 and clip.width > 4 * 56 and clip.height > 40
+        clip.seek(4)
+        assert abs(clip.info["duration"] - 1000 / 12) <= 10  # GIF stores centiseconds
     table = paths["md"].read_text()
     assert "| per_frame + flow_blend |" in table and "warping error" in table
     with pytest.raises(FastNSTError, match="overwrite=true"):

@@ -5,9 +5,11 @@ The input's optical flow (DIS, both directions, occlusion mask) is computed once
 variant is scored against it, so the rows are comparable; the input's own warping error is the
 floor. The losses are those the first checkpoint was trained with (its ``loss``, ``style`` and
 ``vgg`` sections), the same for every row. Writes ``video_consistency.json``,
-``video_consistency.md`` and ``video_consistency_strip.jpg`` (one column per row of the table:
+``video_consistency.md``, ``video_consistency_strip.jpg`` (one column per row of the table:
 frames t and t+1 of the middle of the clip, then the flicker |W(O_t+1) - O_t| on reliable
-pixels, times 4), atomically, never over existing files unless ``overwrite=true``.
+pixels, times 4) and, with ``clip=true``, ``video_consistency_clip.gif`` (every frame, the rows
+side by side, looping at ``clip_fps``), atomically, never over existing files unless
+``overwrite=true``.
 """
 
 from __future__ import annotations
@@ -74,12 +76,27 @@ def _strip_column(images: Tensor, pairs: list[FlowPair]) -> list[Tensor]:
     return [images[t : t + 1], images[t + 1 : t + 2], (4 * flicker).clamp(0, 1)]
 
 
+def _side_by_side(clips: dict[str, Tensor], path: Path, fps: float) -> None:
+    """An animated GIF of every frame, one labelled column per entry of ``clips``."""
+    count = len(next(iter(clips.values())))
+    height = next(iter(clips.values())).shape[-2]
+    pictures = [
+        image_grid([[tensor_to_pil(images[t]) for images in clips.values()]], list(clips),
+                   height=height)
+        for t in range(count)
+    ]  # fmt: skip
+    with atomic_path(path, overwrite=True) as tmp:
+        pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:],
+                         duration=round(1000 / fps), loop=0)  # fmt: skip
+
+
 def _rows(
-    cfg: DictConfig, frames: Tensor, pairs: list, loss: PerceptualLoss, strip: dict
+    cfg: DictConfig, frames: Tensor, pairs: list, loss: PerceptualLoss, clips: dict
 ) -> list[dict]:
+    """One row of the table per variant; ``clips`` gets each variant's frames by name."""
     device = resolve_device(cfg.device)
     rows = [{"variant": "input (floor)", "warping_error": warping_error(frames, pairs)}]
-    strip["input"] = _strip_column(frames, pairs)
+    clips["input"] = frames
     for name, ckpt in cfg.ckpts.items():
         stylizer = Stylizer.from_checkpoint(ckpt, device=str(device), backend="torch",
                                             batch_size=cfg.batch_size)  # fmt: skip
@@ -94,7 +111,7 @@ def _rows(
             row = {"variant": variant, "ckpt": str(ckpt), "warping_error":
                    warping_error(images, pairs), "ms_per_frame": total_ms}  # fmt: skip
             row.update(_losses(loss, images, frames, cfg.batch_size, device))
-            strip[variant] = _strip_column(images, pairs)
+            clips[variant] = images
             if blend_ms is not None:
                 row["flow_blend_ms_per_frame"] = blend_ms
             rows.append(row)
@@ -140,7 +157,7 @@ def _markdown(rows: list[dict], meta: dict[str, Any]) -> str:
 
 
 def run_video_consistency(cfg: DictConfig) -> dict[str, Path]:
-    """Score every ``cfg.ckpts`` entry on ``cfg.input``; returns the written json and md."""
+    """Score every ``cfg.ckpts`` entry on ``cfg.input``; returns the paths written."""
     if not cfg.ckpts:
         raise FastNSTError("no networks: pass ckpts='{per_frame: a.ckpt, warp: b.ckpt}'")
     unknown = [name for name in cfg.flow_blend if name not in cfg.ckpts]
@@ -148,6 +165,10 @@ def run_video_consistency(cfg: DictConfig) -> dict[str, Path]:
         raise FastNSTError(f"flow_blend names {unknown} that ckpts= does not; use its names")
     out = {kind: Path(cfg.output_dir) / f"video_consistency.{kind}" for kind in ("json", "md")}
     out["strip"] = Path(cfg.output_dir) / "video_consistency_strip.jpg"
+    if cfg.clip:
+        if cfg.clip_fps <= 0:
+            raise FastNSTError(f"clip_fps must be > 0, got {cfg.clip_fps}")
+        out["clip"] = Path(cfg.output_dir) / "video_consistency_clip.gif"
     for path in out.values():
         refuse_existing(path, cfg.overwrite)
     frames = read_clip(cfg.input, frames=cfg.frames, size=cfg.size)
@@ -156,8 +177,8 @@ def run_video_consistency(cfg: DictConfig) -> dict[str, Path]:
     flow_ms = 1000 * (time.perf_counter() - start) / len(pairs)
     device = resolve_device(cfg.device)
     loss = _loss(next(iter(cfg.ckpts.values())), cfg.paths.cache_dir, device)
-    strip: dict[str, list[Tensor]] = {}
-    rows = _rows(cfg, frames, pairs, loss, strip)
+    clips: dict[str, Tensor] = {}
+    rows = _rows(cfg, frames, pairs, loss, clips)
     _relative(rows)
     meta = {"input": str(cfg.input), "frames": len(frames), "size": list(frames.shape[-2:]),
             "flow_preset": cfg.flow_preset, "flow_ms_per_pair": flow_ms,
@@ -166,8 +187,11 @@ def run_video_consistency(cfg: DictConfig) -> dict[str, Path]:
     write_json(out["json"], {**meta, "rows": rows})
     with atomic_path(out["md"], overwrite=True) as tmp:
         tmp.write_text(_markdown(rows, meta))
-    columns = [[tensor_to_pil(image[0]) for image in column] for column in strip.values()]
-    grid = image_grid([list(row) for row in zip(*columns, strict=True)], list(strip), height=120)
+    columns = [[tensor_to_pil(image[0]) for image in _strip_column(images, pairs)]
+               for images in clips.values()]  # fmt: skip
+    grid = image_grid([list(row) for row in zip(*columns, strict=True)], list(clips), height=120)
     with atomic_path(out["strip"], overwrite=True) as tmp:
         grid.save(tmp, quality=90)
+    if cfg.clip:
+        _side_by_side(clips, out["clip"], cfg.clip_fps)
     return out
