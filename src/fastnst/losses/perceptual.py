@@ -62,8 +62,8 @@ class PerceptualLoss(nn.Module):
         content_features: ``"raw"`` (E_content,l above, Johnson et al. 2016) or
             ``"normalized"``: each channel standardized over its pixels before the comparison
             (Park & Lee 2019, :func:`~fastnst.losses.functional.normalized_content_loss`), so
-            the content term keeps the photo's structure and leaves each channel's mean and
-            spread (colour, with a random VGG) to the style term.
+            each channel's mean and spread are left to the style term and, with a random VGG,
+            a blur costs the content term as much as a change of colour.
         style_weight: w_s.
         tv_weight: w_tv.
         tv_p: 2 for squared total variation, 1 for L1 (:func:`total_variation`).
