@@ -38,12 +38,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra import compose, initialize_config_dir
 from torch import Tensor
 from torch.utils.benchmark import Timer
 
 from fastnst.app.builders import build_loss
-from fastnst.app.train import train
+from fastnst.app.train import quiet_train_config, train
 from fastnst.device import describe_device
 from fastnst.io.atomic import write_json
 from fastnst.io.image import list_images, load_image
@@ -100,19 +99,10 @@ def config(
         f"styles={listed}", f"style.size={args.style_size}", f"model.width={args.width}",
         f"model.num_residual_blocks={args.blocks}", f"model.head={args.head}",
         f"optim.lr={args.lr}",
-        f"trainer.max_steps={steps}", "trainer.limit_val_batches=0",
-        "trainer.num_sanity_val_steps=0",
-        f"trainer.val_check_interval={steps}", f"samples.every_n_steps={10 * steps}",
-        "+trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false",
-        "~logger", "~callbacks.lr_monitor", f"paths.output_dir={run}",
-        f"paths.cache_dir={run / 'cache'}",
-        f"callbacks.model_checkpoint.every_n_train_steps={steps}",
     ]  # fmt: skip
     if len(paintings) > 1:
         overrides.append("model=johnson_cin")  # the same network but for the norms
-    overrides += extra
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
-        return compose(config_name="train", overrides=overrides)
+    return quiet_train_config(run, steps, [*overrides, *extra])
 
 
 def eval_photos(args: argparse.Namespace) -> Tensor:

@@ -59,12 +59,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra import compose, initialize_config_dir
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from fastnst.app.builders import build_loss
-from fastnst.app.train import train
+from fastnst.app.train import quiet_train_config, train
 from fastnst.device import describe_device
 from fastnst.io.atomic import atomic_path, write_json
 from fastnst.io.grid import image_grid
@@ -170,23 +169,13 @@ def paintings_to_compare(config: dict, held_out: int, extra: list[Path]) -> list
 def per_style_config(args: argparse.Namespace, painting: Path, run: Path) -> Any:
     """The composed train.yaml of the per-style network of ``painting`` (experiment=smoke with
     Johnson's network)."""
-    steps = args.per_style_steps
-    overrides = [
+    return quiet_train_config(run, args.per_style_steps, [
         "experiment=smoke", "model=johnson", "loss=johnson_scalefree", "vgg.weights=random",
-        "data=folder",
-        f"data.root={args.per_style_data}", f"data.image_size={args.size}",
+        "data=folder", f"data.root={args.per_style_data}", f"data.image_size={args.size}",
         f"data.batch_size={args.per_style_batch}", "data.num_workers=0", "data.val_images=1",
         "style=custom", f"style.image='{painting}'", f"style.size={args.size}",
-        f"trainer.max_steps={steps}", "trainer.limit_val_batches=0",
-        "trainer.num_sanity_val_steps=0", f"trainer.val_check_interval={steps}",
-        f"samples.every_n_steps={10 * steps}", "+trainer.enable_progress_bar=false",
-        "+trainer.enable_model_summary=false", "~logger", "~callbacks.lr_monitor",
-        f"paths.output_dir={run}", f"paths.cache_dir={run / 'cache'}",
-        f"callbacks.model_checkpoint.every_n_train_steps={steps}",
         *args.per_style_override,
-    ]  # fmt: skip
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
-        return compose(config_name="train", overrides=overrides)
+    ])  # fmt: skip
 
 
 def train_per_style(args: argparse.Namespace, cfg: Any, run: Path) -> tuple[Any, dict]:

@@ -28,11 +28,10 @@ import warnings
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
 from torch import Tensor
 
 from fastnst.app.builders import build_loss
-from fastnst.app.train import train
+from fastnst.app.train import quiet_train_config, train
 from fastnst.device import describe_device
 from fastnst.io.atomic import write_json
 from fastnst.io.image import list_images, load_image
@@ -66,20 +65,12 @@ def parse_args() -> argparse.Namespace:
 
 
 def config(args: argparse.Namespace, model: str, run: Path):
-    overrides = [
+    return quiet_train_config(run, args.steps, [
         "experiment=smoke", f"model={model}", f"vgg.weights={args.vgg}", f"loss={args.loss}",
         "data=folder", f"data.root={args.data}",
         f"data.image_size={args.image_size}", f"data.batch_size={args.batch}",
         "style=custom", f"style.image={args.style}", f"optim.lr={args.lr}",
-        f"trainer.max_steps={args.steps}", "trainer.limit_val_batches=0",
-        "trainer.num_sanity_val_steps=0", f"trainer.val_check_interval={args.steps}",
-        f"samples.every_n_steps={10 * args.steps}", "+trainer.enable_progress_bar=false",
-        "+trainer.enable_model_summary=false", "~logger", "~callbacks.lr_monitor",
-        f"paths.output_dir={run}", f"paths.cache_dir={run / 'cache'}",
-        f"callbacks.model_checkpoint.every_n_train_steps={args.steps}",
-    ]  # fmt: skip
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
-        return compose(config_name="train", overrides=overrides)
+    ])  # fmt: skip
 
 
 def eval_photos(args: argparse.Namespace) -> list[Tensor]:

@@ -11,6 +11,8 @@ from hydra import compose, initialize_config_dir, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from fastnst.app.train import quiet_train_config
+
 GROUPS = ["style", "model", "loss", "data", "trainer", "logger", "callbacks", "experiment"]
 OPTIONS = [
     (group, path.stem) for group in GROUPS for path in sorted((CONFIGS / group).glob("*.yaml"))
@@ -52,6 +54,15 @@ def test_custom_style_demands_an_image(make_cfg) -> None:
     cfg = make_cfg("style=custom", "style.image=???")
     with pytest.raises(Exception, match="image"):
         OmegaConf.to_container(cfg.style, resolve=True, throw_on_missing=True)
+
+
+def test_quiet_train_config_is_quiet_and_lets_overrides_win(tmp_path: Path) -> None:
+    cfg = quiet_train_config(tmp_path, 5, ["experiment=smoke", "trainer.max_steps=9"])
+    assert cfg.trainer.max_steps == 9  # the caller's override wins over the quiet default
+    assert cfg.trainer.limit_val_batches == 0 and cfg.trainer.enable_progress_bar is False
+    assert "logger" not in cfg and cfg.paths.output_dir == str(tmp_path)
+    assert cfg.callbacks.model_checkpoint.every_n_train_steps == 5
+    assert cfg.vgg.weights == "random"  # experiment=smoke was applied
 
 
 def test_experiment_overrides_the_root_config() -> None:

@@ -1,4 +1,5 @@
-"""``train(cfg)``: build everything from a composed config, fit, return the final metrics."""
+"""``train(cfg)``: build everything from a composed config, fit, return the final metrics;
+``quiet_train_config``: the config of such a run as a step of a measuring script."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytorch_lightning as pl
+from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
@@ -66,6 +68,22 @@ def build_module(cfg: DictConfig) -> StyleTransferModule | ArbitraryStyleModule:
         style_images=paintings,
         temporal=build_temporal(cfg),
     )
+
+
+def quiet_train_config(run: Path, steps: int, overrides: list[str]) -> DictConfig:
+    """``train.yaml`` composed with ``overrides`` for a run that a script measures: ``steps``
+    steps, no validation, logger or progress bar, one checkpoint at the end, outputs and cache
+    under ``run``. ``overrides`` come last, so they win."""
+    quiet = [
+        f"trainer.max_steps={steps}", "trainer.limit_val_batches=0",
+        "trainer.num_sanity_val_steps=0", f"trainer.val_check_interval={steps}",
+        f"samples.every_n_steps={10 * steps}", "+trainer.enable_progress_bar=false",
+        "+trainer.enable_model_summary=false", "~logger", "~callbacks.lr_monitor",
+        f"paths.output_dir={run}", f"paths.cache_dir={run / 'cache'}",
+        f"callbacks.model_checkpoint.every_n_train_steps={steps}",
+    ]  # fmt: skip
+    with initialize_config_module(config_module="fastnst.configs", version_base="1.3"):
+        return compose(config_name="train", overrides=[*quiet, *overrides])
 
 
 def train(cfg: DictConfig) -> dict[str, float]:

@@ -6,13 +6,17 @@ from fastnst.losses.functional import (
     combine_layers,
     content_loss,
     gram_matrix,
-    normalized_content_loss,
     relative_total_variation,
     style_distance,
     total_variation,
 )
 from fastnst.losses.perceptual import PerceptualLoss, vgg_perceptual_loss
-from fastnst.losses.statistics import cross_gram, feature_gradient_gram, mean_std
+from fastnst.losses.statistics import (
+    cross_gram,
+    feature_gradient_gram,
+    mean_std,
+    normalized_content_loss,
+)
 from fastnst.losses.style import StyleLoss
 
 __all__ = [

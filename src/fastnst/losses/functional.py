@@ -75,36 +75,6 @@ def content_loss(features: Tensor, target: Tensor, relative: bool = False) -> Te
     return (diff.flatten(1).mean(dim=1) / power.clamp_min(EPS)).mean()
 
 
-def standardize_channels(features: Tensor, eps: float = 1e-5) -> Tensor:
-    """Each channel of each image shifted to mean 0 and scaled to std 1 over its pixels.
-
-    N(F)[b, c] = (F[b, c] - mean_hw F[b, c]) / (std_hw F[b, c] + eps), population std; a flat
-    channel (std 0, a 1 x 1 map) becomes 0.
-    """
-    variance, mean = torch.var_mean(features.float(), dim=(2, 3), keepdim=True, correction=0)
-    return (features.float() - mean) / (variance.sqrt() + eps)
-
-
-def normalized_content_loss(features: Tensor, target: Tensor) -> Tensor:
-    """Content loss between channel-standardized features (``loss.content_features=normalized``).
-
-        E = mean_bchw((N(F(y)) - N(F(x)))^2),   N: :func:`standardize_channels`
-
-    Park & Lee 2019 ("Arbitrary Style Transfer with Style-Attentional Networks", CVPR) compare
-    mean-variance normalized features so that the content term does not fight the style term
-    over each channel's mean and spread, which are style (Huang & Belongie 2017). It is scale
-    free by construction (N removes any factor on the features). Why it matters with a random
-    VGG: raw random features are dominated by colour, so a Gaussian blur of sigma 4 costs the
-    raw relative term (:func:`content_loss`) only 0.08 at relu2_2 of a random VGG16 and a tint
-    0.17, while this term costs 0.66 for the blur and 0.67 for the tint: edges weigh as much
-    as colour.
-
-    Shape:
-        features, target: (B, C, H, W).
-    """
-    return torch.mean((standardize_channels(features) - standardize_channels(target)) ** 2)
-
-
 def style_distance(statistic: Tensor, target: Tensor, normalization: str = "elements") -> Tensor:
     """Distance E_l between the style statistic of the output and the style target.
 

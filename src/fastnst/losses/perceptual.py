@@ -17,11 +17,15 @@ from fastnst.losses.functional import (
     TV_NORMALIZATIONS,
     combine_layers,
     content_loss,
-    normalized_content_loss,
     relative_total_variation,
     total_variation,
 )
-from fastnst.losses.statistics import STATISTICS, cross_gram, make_statistic
+from fastnst.losses.statistics import (
+    STATISTICS,
+    cross_gram,
+    make_statistic,
+    normalized_content_loss,
+)
 from fastnst.losses.style import StyleLoss
 from fastnst.vgg import VGGFeatures
 
@@ -61,7 +65,7 @@ class PerceptualLoss(nn.Module):
         content_weight: w_c.
         content_features: ``"raw"`` (E_content,l above, Johnson et al. 2016) or
             ``"normalized"``: each channel standardized over its pixels before the comparison
-            (Park & Lee 2019, :func:`~fastnst.losses.functional.normalized_content_loss`), so
+            (Park & Lee 2019, :func:`~fastnst.losses.statistics.normalized_content_loss`), so
             each channel's mean and spread are left to the style term and, with a random VGG,
             a blur costs the content term as much as a change of colour.
         style_weight: w_s.
