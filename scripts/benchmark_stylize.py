@@ -11,7 +11,7 @@ run it: ``scripts/reference_net.py``), the presets of ``configs/model/`` (``john
 ``johnson_small``, ``johnson_fast``) and ``peer_shaped``: the architecture of the fastest
 Python package we know of, rebuilt from its description (32 channels at every encoder stage and
 in the residual blocks, upsampling layers of 8 and 4 channels), to compare shapes on equal
-footing. Weights do not change the speed: every network is randomly initialised.
+footing. Weights do not change the speed: every network is randomly initialised (seed 0).
 
 Variants of our networks (batch 1, fp32 unless named):
 
@@ -24,7 +24,11 @@ Variants of our networks (batch 1, fp32 unless named):
   (weights folded into the graph and pre-packed for oneDNN), one graph per size.
 - ``onnxruntime``: the ONNX export (output layer folded too) on ONNX Runtime's CPU provider
   with all graph optimizations (``Stylizer(backend="onnxruntime")``, the CPU default).
-- ``bf16``: the channels-last network under bf16 autocast (CPU) or in fp16 (CUDA).
+- ``bf16``: what ``Stylizer(precision="bf16")`` runs (``"fp16"`` on CUDA): the channels-last
+  network under autocast, as :func:`fastnst.inference.precision.choose_precision` picks it
+  (its output layer in fp32 if the all-bf16 network fails the accuracy probe; random weights
+  that fail both are timed all the same, with an fp32 output layer, and the script says so).
+- ``compile_bf16``: that network compiled like ``compile`` (``backend=compile precision=bf16``).
 
 Every runner is timed on the same input, round-robin with the others (so load from other
 processes hits all alike), by ``torch.utils.benchmark.Timer``: each round is
@@ -32,8 +36,10 @@ processes hits all alike), by ``torch.utils.benchmark.Timer``: each round is
 rounds is kept, after a warm-up call that also absorbs export and compile time. The matrix
 product (``--matmul`` square fp32 ``torch.mm``) runs in the same rounds: its GFLOP/s is the
 machine's rate against which each variant's achieved GFLOP/s (FLOPs counted by
-``torch.utils.flop_counter`` on the eager network; a multiply-add is 2) is a fraction. The max
-difference is from the eager network's output, both clamped to [0, 1] as saved images are.
+``torch.utils.flop_counter`` on the eager network; a multiply-add is 2) is a fraction; the
+same product in bf16 (fp16 on CUDA) is timed too, the rate the reduced variants could reach.
+The max difference and the PSNR are from the eager network's output, both clamped to [0, 1]
+as saved images are.
 Prints a Markdown table and writes JSON atomically.
 """
 
@@ -41,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,6 +61,14 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from fastnst import FastNSTError
 from fastnst.device import describe_device
+from fastnst.inference.precision import (
+    DTYPES,
+    MIN_PSNR,
+    ReducedPrecision,
+    choose_precision,
+    psnr,
+    reduced_type,
+)
 from fastnst.inference.runtime import cached_onnx_model
 from fastnst.io.atomic import write_json
 from fastnst.models import TransformerNet
@@ -62,12 +77,14 @@ from fastnst.models.fast_conv import with_fast_convs
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"256": (256, 256), "512": (512, 512), "1080p": (1080, 1920)}
 MODELS = ["reference", "johnson", "johnson_small", "johnson_fast", "peer_shaped"]
-VARIANTS = ["eager", "torch", "channels_last", "compile", "onnxruntime", "bf16"]
+VARIANTS = ["eager", "torch", "channels_last", "compile", "onnxruntime", "bf16", "compile_bf16"]
 MATCH_TOL = 1e-3
 
 
 def preset(name: str) -> nn.Module:
-    """A network of ``configs/model/<name>.yaml`` (its defaults resolved), random weights."""
+    """A network of ``configs/model/<name>.yaml`` (its defaults resolved), random weights of
+    seed 0: the same network at every size (the bf16 accuracy probe sees the same weights)."""
+    torch.manual_seed(0)
     if name == "reference":
         return ExamplesTransformerNet()
     if name == "peer_shaped":
@@ -80,31 +97,45 @@ def _nhwc(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model).to(memory_format=torch.channels_last)
 
 
-def _in_nhwc(model: nn.Module, dtype: torch.dtype | None = None) -> Callable:
-    """``model`` on channels-last inputs, under autocast to ``dtype`` when given."""
+def _in_nhwc(model: nn.Module) -> Callable:
+    """``model`` on channels-last inputs."""
 
     def run(x: torch.Tensor) -> torch.Tensor:
-        x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=bool(dtype)):
-            return model(x).float()
+        return model(x.contiguous(memory_format=torch.channels_last)).float()
 
     return run
+
+
+def _compiled(model: nn.Module) -> nn.Module:
+    return torch.compile(model, dynamic=False, options={"freezing": True})
+
+
+def _reduced(model: nn.Module, device: torch.device) -> nn.Module:
+    """The channels-last reduced-precision network ``Stylizer(precision=...)`` would run; if
+    these random weights fail its accuracy probe, the one with an fp32 output layer, timed all
+    the same (trained networks are what the probe judges: scripts/precision_accuracy.py)."""
+    kind = reduced_type("auto", device)
+    try:
+        reduced, choice = choose_precision(model, kind, device)
+        print(f"{kind}: {choice}")
+    except FastNSTError as error:
+        print(f"{kind}: {error}; timed all the same, with an fp32 output layer")
+        reduced = ReducedPrecision(model, DTYPES[kind], output_fp32=True)
+    return reduced.to(memory_format=torch.channels_last)
 
 
 def runners(model: nn.Module, device: torch.device, variants: list[str]) -> dict[str, Callable]:
     """variant -> function from a (1, 3, H, W) fp32 tensor on ``device`` to the output."""
     folded = with_fast_convs(model)
+    reduced = _reduced(folded, device) if {"bf16", "compile_bf16"} & set(variants) else None
     made: dict[str, Callable[[], Callable | None]] = {
         "eager": lambda: model,
         "torch": lambda: folded,
         "channels_last": lambda: _in_nhwc(_nhwc(folded)),
-        "compile": lambda: _in_nhwc(
-            torch.compile(_nhwc(folded), dynamic=False, options={"freezing": True})
-        ),
+        "compile": lambda: _in_nhwc(_compiled(_nhwc(folded))),
         "onnxruntime": lambda: _onnxruntime(model, device),
-        "bf16": lambda: _in_nhwc(
-            _nhwc(folded), torch.float16 if device.type == "cuda" else torch.bfloat16
-        ),
+        "bf16": lambda: _in_nhwc(reduced),
+        "compile_bf16": lambda: _in_nhwc(_compiled(reduced)),
     }
     found = {name: made[name]() for name in variants}
     return {name: runner for name, runner in found.items() if runner is not None}
@@ -142,23 +173,29 @@ def measure_size(args: argparse.Namespace, size: str, device: torch.device) -> l
     """Rows of one size: every model x variant and the matrix product, timed round-robin."""
     h, w = SIZES[size]
     x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0)).to(device)
-    n = args.matmul
+    n, low = args.matmul, torch.float16 if device.type == "cuda" else torch.bfloat16
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    timers, info = {("matmul", f"{n}x{n}"): timer(torch.mm, a, b)}, {}
+    timers = {("matmul", "fp32"): timer(torch.mm, a, b),
+              ("matmul", "reduced"): timer(torch.mm, a.to(low), b.to(low))}  # fmt: skip
+    info = {}
     for name in args.models:
         model = preset(name).eval().requires_grad_(False).to(device)
         flops, reference = count_flops(model, x), _clamped(model(x))
         chosen = ["eager"] if name == "reference" else args.variants
         for variant, fn in runners(model, device, chosen).items():
-            diff = (_clamped(fn(x)) - reference).abs().max().item()  # also the warm-up
+            y = _clamped(fn(x))  # also the warm-up
             timers[name, variant] = timer(fn, x)
-            info[name, variant] = {"gflop": flops / 1e9, "max_abs_diff": diff}
+            info[name, variant] = {
+                "gflop": flops / 1e9, "max_abs_diff": (y - reference).abs().max().item(),
+                "psnr": None if (db := psnr(y, reference)) == math.inf else db,
+            }  # fmt: skip
     best = dict.fromkeys(timers, float("inf"))
     for _ in range(args.repeats):
         for key, fn_timer in timers.items():  # in turn, so load hits all alike
             median = fn_timer.blocked_autorange(min_run_time=args.min_time).median
             best[key] = min(best[key], median)
-    matmul_rate = 2 * n**3 / best["matmul", f"{n}x{n}"] / 1e9
+    matmul_rate = 2 * n**3 / best["matmul", "fp32"] / 1e9
+    reduced_rate = 2 * n**3 / best["matmul", "reduced"] / 1e9
     base = best.get(("reference", "eager"))
     rows = []
     for (name, variant), seconds in best.items():
@@ -170,7 +207,9 @@ def measure_size(args: argparse.Namespace, size: str, device: torch.device) -> l
             "fps": 1 / seconds, "speedup": base / seconds if base else None,
             "gflop_per_frame": info[name, variant]["gflop"], "gflops": gflops,
             "matmul_fraction": gflops / matmul_rate, "matmul_gflops": matmul_rate,
+            "reduced_matmul_gflops": reduced_rate,
             "max_abs_diff": info[name, variant]["max_abs_diff"],
+            "psnr": info[name, variant]["psnr"],
             "matches": info[name, variant]["max_abs_diff"] < MATCH_TOL,
         })  # fmt: skip
     return rows
@@ -178,33 +217,46 @@ def measure_size(args: argparse.Namespace, size: str, device: torch.device) -> l
 
 HEADER = (
     "| size | model | variant | ms/frame | frames/s | vs reference | GFLOP/s | of matmul "
-    "| max diff |\n|---|---|---|---|---|---|---|---|---|"
+    "| max diff | PSNR |\n|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
 def format_row(row: dict) -> str:
     speedup = "" if row["speedup"] is None else f"{row['speedup']:.2f}x"
+    quality = "exact" if row["psnr"] is None else f"{row['psnr']:.0f} dB"
     return (
         f"| {row['size']} | {row['model']} | {row['variant']} | {row['ms']:.1f} "
         f"| {row['fps']:.2f} | {speedup} | {row['gflops']:.0f} | "
-        f"{100 * row['matmul_fraction']:.0f} % | {row['max_abs_diff']:.1e} |"
+        f"{100 * row['matmul_fraction']:.0f} % | {row['max_abs_diff']:.1e} | {quality} |"
     )
 
 
 def summary(rows: list[dict]) -> list[str]:
-    """Per size and model: the fastest variant whose output matches the eager network."""
+    """Per size and model: the fastest variant whose output matches the eager network, and
+    the fastest within ``MIN_PSNR`` dB of it (reduced precision) when that is another."""
     lines = []
     for size in dict.fromkeys(r["size"] for r in rows):
-        matmul = next(r["matmul_gflops"] for r in rows if r["size"] == size)
-        lines.append(f"{size}: matrix product {matmul:.0f} GFLOP/s")
+        first = next(r for r in rows if r["size"] == size)
+        lines.append(
+            f"{size}: matrix product {first['matmul_gflops']:.0f} GFLOP/s in fp32, "
+            f"{first['reduced_matmul_gflops']:.0f} in reduced precision"
+        )
         for model in dict.fromkeys(r["model"] for r in rows if r["size"] == size):
-            mine = [r for r in rows if r["size"] == size and r["model"] == model and r["matches"]]
-            fast = max(mine, key=lambda r: r["fps"])
-            speedup = "" if fast["speedup"] is None else f", {fast['speedup']:.2f}x reference"
-            lines.append(
-                f"  {model}: fastest matching is {fast['variant']} ({fast['ms']:.0f} ms{speedup}, "
-                f"{100 * fast['matmul_fraction']:.0f} % of matmul)"
+            mine = [r for r in rows if r["size"] == size and r["model"] == model]
+            exact = max((r for r in mine if r["matches"]), key=lambda r: r["fps"])
+            close = max(
+                (r for r in mine if r["psnr"] is None or r["psnr"] >= MIN_PSNR),
+                key=lambda r: r["fps"],
             )
+            found = [("matching", exact)]
+            if close is not exact:
+                found.append((f">= {MIN_PSNR:.0f} dB", close))
+            lines.append(f"  {model}: " + "; ".join(
+                f"fastest {label} is {r['variant']} ({r['ms']:.0f} ms"
+                + ("" if r["speedup"] is None else f", {r['speedup']:.2f}x reference")
+                + f", {100 * r['matmul_fraction']:.0f} % of matmul)"
+                for label, r in found
+            ))  # fmt: skip
     return lines
 
 

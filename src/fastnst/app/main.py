@@ -59,6 +59,10 @@ def stylize_parser() -> argparse.ArgumentParser:
         "--backend", default="auto", choices=["auto", "torch", "onnxruntime", "compile"]
     )
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument(
+        "--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+        help="reduced precision where a start-up probe finds it accurate and faster",
+    )  # fmt: skip
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.add_argument(
         "--style", action="append", metavar="NAME|NAME=W,...",

@@ -118,6 +118,7 @@ class StylizeSchema:
     batch_size: int = 4
     backend: str = "auto"
     channels_last: bool = False
+    precision: str = "auto"
     progress: bool = True
     style: Any = None  # a name or a {name: weight} blend
     sheet: bool = False

@@ -85,9 +85,11 @@ def run(
     if src.is_dir():
         if dst.suffix.lower() in SAVE_SUFFIXES | VIDEO_SUFFIXES:
             raise FastNSTError(f"input {src} is a folder, so output={dst} must be a folder too")
-        return stylize_folder(
+        report = stylize_folder(
             stylizer, src, dst, overwrite=overwrite, progress=progress, blend=blend
         )
+        report.precision = str(stylizer.precision_choice)
+        return report
     if dst.is_dir():
         dst = dst / src.name if is_video else output_path(src, src.parent, dst)
     refuse_existing(dst, overwrite)
@@ -99,6 +101,7 @@ def run(
     else:
         stylize_image(stylizer, src, dst, overwrite=overwrite)
     report.written.append(dst)
+    report.precision = str(stylizer.precision_choice)
     return report
 
 

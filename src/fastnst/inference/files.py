@@ -45,6 +45,7 @@ class Report:
     unreadable: list[Path] = field(default_factory=list)
     failed: list[Path] = field(default_factory=list)
     skipped_frames: int = 0
+    precision: str = ""  # what the network ran in, when it was chosen by a probe
 
     def __str__(self) -> str:
         text = (
@@ -55,6 +56,8 @@ class Report:
             text += f", {len(self.failed)} failed to stylize or save (see the log above)"
         if self.skipped_frames:
             text += f", skipped {self.skipped_frames} corrupt video frames"
+        if self.precision:
+            text += f"; ran in {self.precision}"
         return text
 
 

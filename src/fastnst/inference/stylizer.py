@@ -39,6 +39,7 @@ from fastnst.inference.arbitrary import (
     is_arbitrary,
 )
 from fastnst.inference.blend import StyleChoice, style_vector
+from fastnst.inference.precision import PrecisionChoice, check_precision, choose_precision
 from fastnst.inference.runtime import OnnxModel, cached_onnx_model
 from fastnst.inference.tiling import stylize_tiled
 from fastnst.io.image import pil_to_tensor, tensor_to_pil
@@ -85,8 +86,15 @@ class Stylizer:
             with Inductor's weight freezing, channels-last: the fastest path on our 2-core CPU,
             1.1-1.3x ONNX Runtime, but it compiles for tens of seconds at every new image
             size, so it pays for long runs of one size: a video, a webcam), or ``"auto"``:
-            onnxruntime on the CPU when it is installed, else torch. Tiles always run in
-            PyTorch (they need its hooks).
+            onnxruntime on the CPU when it is installed (torch when ``precision`` is
+            ``"bf16"`` or ``"fp16"``), else torch. Tiles always run in PyTorch (they need its
+            hooks).
+        precision: ``"fp32"``, ``"bf16"`` / ``"fp16"`` (the torch and compile backends, untiled
+            transform networks: autocast, checked once against fp32 by a probe,
+            :mod:`fastnst.inference.precision`) or ``"auto"``: on those backends the reduced
+            type of the device where the probe finds it accurate and faster, else fp32
+            (ONNX Runtime, the default for folders and videos on a CPU, runs fp32).
+            ``precision_choice`` says what runs and why.
         checkpoint: The file ``model`` was loaded from, if any: its sha256 names the cached
             ONNX export (without it, the weights are hashed).
         style: For a multi-style network (required there before stylizing): a style name, an
@@ -126,8 +134,10 @@ class Stylizer:
         style_image_weights: Sequence[float] | None = None,
         alpha: float = 1.0,
         style_size: int | None = 512,
+        precision: str = "fp32",
     ) -> None:
         _check_options(strength, preserve_color, size, max_size, tile, tile_overlap)
+        check_precision(precision)
         self.strength, self.preserve_color = strength, preserve_color
         self.size, self.max_size = size, max_size
         self.tile, self.tile_overlap = tile, tile_overlap
@@ -138,8 +148,10 @@ class Stylizer:
         self._onnx = model if isinstance(model, OnnxModel) else None
         self.styles = _style_names(model, styles)
         self.style = style
+        self.precision_choice = PrecisionChoice("fp32", reason="asked for")
+        self._reduced: nn.Module | None = None  # the network in bf16 / fp16, if that runs
         if self._onnx is not None:
-            _check_onnx_options(model, device, tile, channels_last, backend)
+            _check_onnx_options(model, device, tile, channels_last, backend, precision)
             if getattr(model, "arbitrary", False) or style_image is not None or alpha != 1.0:
                 self._onnx = model = bind_onnx_painting(
                     model, style_image, style_image_weights, alpha=alpha, size=style_size
@@ -160,6 +172,31 @@ class Stylizer:
                 self.model, style_image, style_image_weights, alpha=alpha, size=style_size
             )
             self.backend = "torch"
+        if precision != "fp32":
+            self._choose_precision(precision, backend)
+
+    def _choose_precision(self, precision: str, backend: str) -> None:
+        """Probe the reduced-precision network (explicit ``bf16`` / ``fp16`` also moves
+        ``backend=auto`` from ONNX Runtime to PyTorch)."""
+        where = None
+        if self.tile is not None:
+            where = "tiled"
+        elif self.backend == "onnxruntime" and (backend != "auto" or precision == "auto"):
+            where = "onnxruntime"
+        if where is not None:
+            if precision != "auto":
+                raise FastNSTError(
+                    f"precision={precision} runs untiled on the torch and compile backends, not "
+                    f"{where}; use precision=fp32 or auto there"
+                )
+            self.precision_choice = PrecisionChoice("fp32", reason=f"{where} runs fp32")
+            return
+        reduced, choice = choose_precision(self.model, precision, self.device)
+        if self.backend == "onnxruntime":
+            self.backend = "torch"
+        self.precision_choice = choice
+        if choice.precision != "fp32":
+            self._reduced = reduced.to(memory_format=torch.channels_last)
 
     @property
     def style(self) -> StyleChoice:
@@ -229,6 +266,8 @@ class Stylizer:
             self._onnx = self._onnx or cached_onnx_model(self.model, self.checkpoint)
             return self._onnx(batch, weights)
         model, fmt = self.model, torch.channels_last if self.channels_last else None
+        if self._reduced is not None:
+            model, fmt = self._reduced, torch.channels_last
         if self.backend == "compile":
             model, fmt = self._compiled(), torch.channels_last
         x = batch.to(self.device).contiguous(memory_format=fmt or torch.contiguous_format)
@@ -239,7 +278,8 @@ class Stylizer:
         """The network compiled once (channels-last, weights frozen into the graph); each new
         input size compiles a graph of its own (``dynamic=False``: the fastest kernels)."""
         if self._compiled_model is None:
-            network = copy.deepcopy(self.model).to(memory_format=torch.channels_last)
+            network = self._reduced if self._reduced is not None else self.model
+            network = copy.deepcopy(network).to(memory_format=torch.channels_last)
             self._compiled_model = torch.compile(network, dynamic=False, options={"freezing": True})
         return self._compiled_model
 
@@ -264,7 +304,7 @@ def _check_options(
 
 def _check_onnx_options(
     model: OnnxModel, device: str | torch.device, tile: int | None, channels_last: bool,
-    backend: str,
+    backend: str, precision: str,
 ) -> None:  # fmt: skip
     """An exported model runs with ONNX Runtime on the CPU: refuse the PyTorch-only options."""
     refused = [
@@ -274,6 +314,7 @@ def _check_onnx_options(
             ("tile", tile, tile is None),
             ("channels_last", channels_last, not channels_last),
             ("backend", backend, backend in ("auto", "onnxruntime")),
+            ("precision", precision, precision in ("auto", "fp32")),
         )
         if not allowed
     ]
