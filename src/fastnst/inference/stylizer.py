@@ -84,8 +84,9 @@ class Stylizer:
             :mod:`fastnst.inference.runtime`; it then runs 1.5-2.3x faster than eager PyTorch
             on our CPU in ``scripts/benchmark_stylize.py``), ``"compile"`` (``torch.compile``
             with Inductor's weight freezing, channels-last: the fastest path on our 2-core CPU,
-            1.1-1.3x ONNX Runtime, but it compiles for tens of seconds at every new image
-            size, so it pays for long runs of one size: a video, a webcam), or ``"auto"``:
+            0.9-1.3x ONNX Runtime in fp32 and 2.0-2.7x in bf16 (``precision``), but it
+            compiles for tens of seconds at every new image size, so it pays for long runs
+            of one size: a video, a webcam), or ``"auto"``:
             onnxruntime on the CPU when it is installed (torch when ``precision`` is
             ``"bf16"`` or ``"fp16"``), else torch. Tiles always run in PyTorch (they need its
             hooks).
