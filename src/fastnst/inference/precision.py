@@ -98,6 +98,7 @@ class Float32(nn.Module):
 
 
 def check_precision(precision: str) -> None:
+    """A one-line error for a ``precision`` that is none of ``PRECISIONS``."""
     if precision not in PRECISIONS:
         raise FastNSTError(f"unknown precision={precision}; use one of {', '.join(PRECISIONS)}")
 
