@@ -33,7 +33,8 @@ Variants of our networks (batch 1, fp32 unless named):
 Every runner is timed on the same input, round-robin with the others (so load from other
 processes hits all alike), by ``torch.utils.benchmark.Timer``: each round is
 ``blocked_autorange``'s median over at least ``--min-time`` s, the best of ``--repeats``
-rounds is kept, after a warm-up call that also absorbs export and compile time. The matrix
+rounds is kept, after a warm-up call that also absorbs export and compile time (its seconds
+are ``first_call_s`` in the JSON). The matrix
 product (``--matmul`` square fp32 ``torch.mm``) runs in the same rounds: its GFLOP/s is the
 machine's rate against which each variant's achieved GFLOP/s (FLOPs counted by
 ``torch.utils.flop_counter`` on the eager network; a multiply-add is 2) is a fraction; the
@@ -48,6 +49,7 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -183,10 +185,13 @@ def measure_size(args: argparse.Namespace, size: str, device: torch.device) -> l
         flops, reference = count_flops(model, x), _clamped(model(x))
         chosen = ["eager"] if name == "reference" else args.variants
         for variant, fn in runners(model, device, chosen).items():
-            y = _clamped(fn(x))  # also the warm-up
+            start = time.perf_counter()
+            y = _clamped(fn(x))  # also the warm-up: export or compile for those variants
+            first_call = time.perf_counter() - start
             timers[name, variant] = timer(fn, x)
             info[name, variant] = {
-                "gflop": flops / 1e9, "max_abs_diff": (y - reference).abs().max().item(),
+                "gflop": flops / 1e9, "first_call_s": first_call,
+                "max_abs_diff": (y - reference).abs().max().item(),
                 "psnr": None if (db := psnr(y, reference)) == math.inf else db,
             }  # fmt: skip
     best = dict.fromkeys(timers, float("inf"))
@@ -208,6 +213,7 @@ def measure_size(args: argparse.Namespace, size: str, device: torch.device) -> l
             "gflop_per_frame": info[name, variant]["gflop"], "gflops": gflops,
             "matmul_fraction": gflops / matmul_rate, "matmul_gflops": matmul_rate,
             "reduced_matmul_gflops": reduced_rate,
+            "first_call_s": info[name, variant]["first_call_s"],
             "max_abs_diff": info[name, variant]["max_abs_diff"],
             "psnr": info[name, variant]["psnr"],
             "matches": info[name, variant]["max_abs_diff"] < MATCH_TOL,

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from fastnst.device import describe_device
 from fastnst.inference.precision import MIN_PSNR, choose_precision, psnr, reduced_type
 from fastnst.io.atomic import write_json
-from fastnst.io.image import list_images, open_rgb, pil_to_tensor
+from fastnst.io.image import list_images, load_image
 from fastnst.models.checkpoint import load_style_checkpoint
 from fastnst.models.fast_conv import with_fast_convs
 
@@ -35,17 +35,13 @@ SCAN_GRID = ((3, 8, 16, 24, 32, 64), (3, 4, 8, 9, 12), (1, 2, 4))  # in channels
 @torch.no_grad()
 def checkpoint_rows(args: argparse.Namespace, device: torch.device) -> list[dict]:
     photos = list_images(args.photos)[: args.count]
-    rows = []
+    kind, rows = reduced_type("auto", device), []
     for ckpt in args.ckpt:
         model = load_style_checkpoint(ckpt).model.eval().requires_grad_(False).to(device)
         network = with_fast_convs(model) if device.type == "cpu" else model
-        kind = reduced_type("auto", device)
         reduced, choice = choose_precision(network, kind, device, min_psnr=args.min_psnr)
         for photo in photos:
-            image = open_rgb(photo)
-            image.thumbnail((args.size, args.size))
-            x = pil_to_tensor(image).to(device)
-            x = x if x.dim() == 4 else x[None]
+            x = load_image(photo, long_side=args.size).to(device)
             exact = model(x).float().clamp(0, 1)
             y = reduced(x.contiguous(memory_format=torch.channels_last)).clamp(0, 1)
             levels = ((y * 255).round() - (exact * 255).round()).abs()
@@ -69,9 +65,7 @@ def scan_rows() -> list[dict]:
     """Every (input channels, kernel, stride) of the grid whose bf16 result is wrong."""
     generator = torch.Generator().manual_seed(0)
     rows = []
-    for cin, kernel, stride in itertools.product(
-        (3, 8, 16, 24, 32, 64), (3, 4, 8, 9, 12), (1, 2, 4)
-    ):
+    for cin, kernel, stride in itertools.product(*SCAN_GRID):
         x = torch.randn(1, cin, 64, 64, generator=generator)
         w = torch.randn(48, cin, kernel, kernel, generator=generator) * 0.05
         exact = F.conv2d(x, w, stride=stride)

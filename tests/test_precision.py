@@ -181,3 +181,15 @@ def test_timing_gives_up_after_a_slow_warm_up() -> None:
     x = torch.zeros(1)
     assert precision.seconds_per_call(slow, x, (), give_up=0.005) >= 0.02 and len(calls) == 1
     assert precision.seconds_per_call(slow, x, (), repeats=2) >= 0.02 and len(calls) == 4
+
+
+def test_a_device_without_the_reduced_type_keeps_fp32_or_says_so(monkeypatch) -> None:
+    def unsupported(self, x, *args):
+        raise RuntimeError("autocast: bf16 is not supported on this device")
+
+    monkeypatch.setattr(ReducedPrecision, "forward", unsupported)
+    model = small_net()
+    chosen, choice = choose_precision(model, "auto", CPU)
+    assert chosen is model and str(choice) == "fp32 (no bf16 here)"
+    with pytest.raises(FastNSTError, match="precision=bf16 does not run on cpu.*precision=fp32"):
+        choose_precision(model, "bf16", CPU)

@@ -36,6 +36,7 @@ def test_benchmark_stylize_times_fp32_and_bf16_rows(tmp_path: Path) -> None:
     torch_row = next(r for r in rows if r["variant"] == "torch")
     assert torch_row["matches"] and torch_row["psnr"] > 80 and torch_row["speedup"] > 0
     assert torch_row["matmul_gflops"] > 0 and torch_row["reduced_matmul_gflops"] > 0
+    assert torch_row["first_call_s"] > 0
     bf16_row = next(r for r in rows if r["variant"] == "bf16")
     assert not bf16_row["matches"] and 20 < bf16_row["psnr"] < 80  # rounded, not exact
     assert "| PSNR |" in printed and "256: matrix product" in printed

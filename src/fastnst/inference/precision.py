@@ -140,7 +140,16 @@ def choose_precision(
         reference = model(x, *args).float().clamp(0, 1)
         for output_fp32 in (False, True):
             reduced = ReducedPrecision(model, DTYPES[kind], output_fp32=output_fp32)
-            found = psnr(reduced(x, *args).clamp(0, 1), reference)
+            try:
+                found = psnr(reduced(x, *args).clamp(0, 1), reference)
+            except RuntimeError as error:  # autocast to this type unsupported on this device
+                if precision == "auto":
+                    return model, PrecisionChoice("fp32", reason=f"no {kind} here")
+                first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+                raise FastNSTError(
+                    f"precision={precision} does not run on {device}: {first_line}; use "
+                    "precision=fp32"
+                ) from error
             if found >= min_psnr:
                 break
     if found < min_psnr:
