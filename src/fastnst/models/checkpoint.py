@@ -24,7 +24,9 @@ from torch import nn
 
 from fastnst.errors import FastNSTError
 from fastnst.models import build_model
-from fastnst.models.interop import from_examples_state_dict, is_examples_state_dict
+from fastnst.models.interop import Published
+from fastnst.models.interop.adain import is_adain_decoder_state_dict, load_adain_reference
+from fastnst.models.interop.examples import from_examples_state_dict, is_examples_state_dict
 from fastnst.version import __version__
 
 CHECKPOINT_KEY = "fastnst"
@@ -124,12 +126,38 @@ def read_checkpoint(path: str | Path) -> Any:
         ) from err
 
 
+def _from_published(published: Published) -> StyleCheckpoint:
+    published.model.style_names = list(published.styles)  # for Stylizer(model, style="name")
+    return StyleCheckpoint(
+        model=published.model.eval(),
+        styles=list(published.styles),
+        arch=getattr(published.model, "arch", "johnson"),
+        version=published.source,
+    )
+
+
 def load_style_checkpoint(path: str | Path) -> StyleCheckpoint:
-    """The transform network of a ``train.py`` checkpoint or of a pytorch/examples ``.pth``."""
+    """The network of a ``train.py`` checkpoint or of a reference's published file.
+
+    Published files (see :mod:`fastnst.models.interop`): a pytorch/examples ``.pth``, an ONNX
+    model-zoo ``.onnx``, a Johnson et al. Torch7 ``.t7``, a pytorch-AdaIN ``decoder.pth``.
+    """
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    if suffix == ".t7" and path.is_file():
+        from fastnst.models.interop.torch7 import load_torch7_model
+
+        return _from_published(load_torch7_model(path))
+    if suffix == ".onnx" and path.is_file():
+        from fastnst.models.interop.onnx_zoo import load_zoo_model
+
+        return _from_published(load_zoo_model(path))
     checkpoint = read_checkpoint(path)
     if is_examples_state_dict(checkpoint):  # a pytorch/examples fast_neural_style .pth
         model = from_examples_state_dict(checkpoint, path)
-        return StyleCheckpoint(model=model, styles=[Path(path).stem], version="pytorch/examples")
+        return _from_published(Published(model, [path.stem], "pytorch/examples"))
+    if is_adain_decoder_state_dict(checkpoint):  # pytorch-AdaIN's decoder.pth
+        return _from_published(load_adain_reference(path, checkpoint))
     meta = checkpoint.get(CHECKPOINT_KEY) if isinstance(checkpoint, dict) else None
     if not isinstance(meta, dict) or "model_args" not in meta:
         raise FastNSTError(
