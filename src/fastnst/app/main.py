@@ -21,13 +21,14 @@ from collections.abc import Sequence
 from fastnst.version import __version__
 
 HYDRA_COMMANDS = ("train", "optimize", "compare", "ablate")
-USAGE = f"""usage: fastnst {{train,stylize,optimize,compare,ablate}} [options]
+USAGE = f"""usage: fastnst {{train,stylize,models,optimize,compare,ablate,demo}} [options]
 
 fastnst {__version__}: fast neural style transfer.
 
 commands:
   train      train a style network (Hydra overrides: style=great_wave trainer.max_steps=2000)
   stylize    stylize images, folders or videos, or export a model (plain paths; --help)
+  models     published networks: list, fetch (fastnst stylize photo.jpg --model candy)
   optimize   Gatys et al. optimization of one image or a folder (Hydra overrides)
   compare    a trained network against the optimization solver (Hydra overrides)
   ablate     the solver under each loss variant, as a labelled grid (Hydra overrides)
@@ -42,8 +43,17 @@ def stylize_parser() -> argparse.ArgumentParser:
         prog="fastnst stylize",
         description="Stylize an image, a folder of images or a video, or export the network.",
     )
-    parser.add_argument("ckpt", help="train.py checkpoint, pytorch/examples .pth or .onnx model")
+    parser.add_argument(
+        "ckpt", help="train.py checkpoint, published file (.pth, .onnx, .t7) or catalogue name; "
+        "with --model: the input",
+    )  # fmt: skip
     parser.add_argument("input", nargs="?", help="image, folder (recursive) or video")
+    parser.add_argument(
+        "--model", help="checkpoint or catalogue name ('fastnst models'); then INPUT comes first"
+    )
+    parser.add_argument(
+        "--accept-license", action="store_true", help="accept a no-commercial-use licence, once"
+    )
     parser.add_argument("-o", "--output", required=True, help="output file or folder")
     parser.add_argument("--export", choices=["onnx", "torchscript"], help="write the model")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -97,7 +107,13 @@ def stylize_command(argv: Sequence[str]) -> None:
     from fastnst.inference.blend import parse_style_words
     from fastnst.inference.command import run
 
-    options = vars(stylize_parser().parse_args(argv))
+    parser = stylize_parser()
+    options = vars(parser.parse_args(argv))
+    model = options.pop("model")
+    if model is not None:  # fastnst stylize photo.jpg --model candy -o out.jpg
+        if options["input"] is not None:
+            parser.error(f"--model {model} names the network: pass one input, not two")
+        options["ckpt"], options["input"] = model, options["ckpt"]
 
     @exit_on_user_error
     def go() -> None:
@@ -142,8 +158,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if command == "demo":
         demo_command(rest)
         return
+    if command == "models":
+        from fastnst.app.models_cmd import models_command
+
+        models_command(rest)
+        return
     if command not in HYDRA_COMMANDS:
-        sys.exit(f"error: unknown command {command!r}; use one of train, stylize, demo, "
+        sys.exit(f"error: unknown command {command!r}; use one of train, stylize, models, demo, "
                  f"{', '.join(HYDRA_COMMANDS[1:])} (fastnst --help)")  # fmt: skip
     from fastnst.app import commands
 

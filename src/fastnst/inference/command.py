@@ -25,6 +25,7 @@ from fastnst.inference.stylizer import Stylizer
 from fastnst.inference.video import VIDEO_SUFFIXES, stylize_video
 from fastnst.io.atomic import refuse_existing
 from fastnst.io.image import SAVE_SUFFIXES, list_images, open_rgb, pil_to_tensor, save_image
+from fastnst.io.pretrained import resolve_model
 from fastnst.models.checkpoint import load_style_checkpoint
 
 
@@ -32,13 +33,14 @@ def run(
     *, ckpt: str, output: str, input: str | None = None, export: str | None = None,
     overwrite: bool = False, progress: bool = True, sheet: bool = False,
     strip: list[str] | None = None, strip_steps: int = 5, flow_blend: float | None = None,
-    **options,
+    accept_license: bool = False, **options,
 ) -> Report:  # fmt: skip
     """Stylize ``input`` (image, folder or video) into ``output``, or export the network.
 
     Args:
         ckpt: A ``train.py`` checkpoint, a pytorch/examples ``.pth``, or an exported ``.onnx``
-            model (run by ONNX Runtime on the CPU; no ``tile``, ``export`` or torch backend).
+            model (run by ONNX Runtime on the CPU; no ``tile``, ``export`` or torch backend),
+            or a catalogue name (``candy``; fetched once, :mod:`fastnst.io.pretrained`).
         output: Output file or folder (the model file with ``export``).
         input: Image file, folder of images, or video file.
         export: None, ``"torchscript"`` or ``"onnx"``.
@@ -50,8 +52,10 @@ def run(
         flow_blend: None or 0 (each frame on its own), or a weight in (0, 1) for videos and
             folders of frames: blend each output with the previous one along the input's
             optical flow (:class:`~fastnst.inference.flow_blend.FlowBlend`).
+        accept_license: Accept a catalogue model's no-commercial-use licence (once).
         **options: Keyword arguments of ``Stylizer`` (device, strength, size, tile, style, ...).
     """
+    ckpt = str(resolve_model(ckpt, accept_license=accept_license))
     report = Report()
     is_onnx = Path(ckpt).suffix.lower() == ".onnx"
     if export is not None and is_onnx:

@@ -222,6 +222,18 @@ class Stylizer:
         options.setdefault("styles", loaded.styles)
         return cls(loaded.model, device=device, checkpoint=path, **options)
 
+    @classmethod
+    def from_pretrained(
+        cls, name: str, device: str = "auto", *, accept_license: bool = False, **options
+    ) -> Stylizer:
+        """A catalogue model (``"candy"``, ``"adain"`` with ``style_image=``, ``"magenta_monet"``
+        with ``style=``; ``fastnst models`` lists them), downloaded once into the cache and
+        checked on each use (:mod:`fastnst.io.pretrained`), or a checkpoint path."""
+        from fastnst.io.pretrained import resolve_model
+
+        path = resolve_model(name, accept_license=accept_license)
+        return cls.from_checkpoint(path, device=device, **options)
+
     def __call__(self, image: Image.Image | Tensor) -> Image.Image | Tensor:
         """Stylize a PIL image (returns RGB PIL, upright: its EXIF orientation is applied) or a
         (3, H, W) / (N, 3, H, W) [0, 1] tensor."""
