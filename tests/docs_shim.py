@@ -5,9 +5,10 @@ The docs test puts executables named ``python``, ``fastnst``, ``pip``, ``pytest`
 the arguments and runs the real tool. Documented in docs/development.md ("Every documented
 command runs"). The rewriting:
 
-- ``python train.py`` / ``fastnst train``: tiny overrides are appended (``SHRINK_TRAIN``, a
-  random VGG, 32 px, 2 steps) and the documented values of those keys dropped; a run with no
-  ``data.root`` gets the workspace's photos, one with no painting file gets ``painting.jpg``.
+- ``python train.py`` / ``fastnst train``: tiny overrides are appended (``SHRINK_TRAIN``: a
+  random VGG, 32 px, 2 steps, 4 when resuming) and the documented values of those keys
+  dropped; a run with no ``data.root`` gets the workspace's photos, one with no painting file
+  gets ``painting.jpg``.
 - ``python stylize.py`` / ``fastnst stylize``: as written (the workspace holds small files with
   the documented names).
 - ``scripts/optimize.py``, ``compare.py``, ``ablate.py`` (and their ``fastnst`` forms): a random
@@ -58,9 +59,8 @@ def train_args(args: list[str]) -> list[str]:
         extra = {"data": "folder", "data.root": str(WORKSPACE / "photos"), **extra}
     if "style.image" not in keys and "styles" not in keys:
         extra["style.image"] = str(WORKSPACE / "painting.jpg")
-    if any(a.startswith("trainer=ddp") for a in args):
-        extra.pop("trainer.max_steps")
-        extra["trainer.max_steps"] = "2"
+    if "ckpt_path" in keys:  # a resumed run goes on past the 2 steps of the first
+        extra["trainer.max_steps"] = "4"
     return shrink(args, extra)
 
 
