@@ -132,15 +132,15 @@ def single(name: str, download: str, license: str = "open", **extra: object) -> 
                    "downloads": [download], **extra}}  # fmt: skip
 
 
-@pytest.fixture
-def server() -> Iterator[FileServer]:
+@pytest.fixture(name="server")
+def server_fixture() -> Iterator[FileServer]:
     served = FileServer()
     yield served
     served.close()
 
 
-@pytest.fixture
-def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(name="fresh_cache")
+def fresh_cache_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty FASTNST_CACHE, a 1 s download timeout and no retries (fast failures)."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("FASTNST_CACHE", str(cache))

@@ -10,14 +10,20 @@ from pathlib import Path
 
 import pytest
 import torch
-from pretrained_fixtures import examples_pth, saved_models_zip, sha256, single, write_catalog
+from pretrained_fixtures import (  # noqa: F401 - the fixtures server and fresh_cache
+    examples_pth,
+    fresh_cache_fixture,
+    saved_models_zip,
+    server_fixture,
+    sha256,
+    single,
+    write_catalog,
+)
 
 from fastnst import FastNSTError
 from fastnst.io.pretrained import resolve_model
 from fastnst.models.catalog import load_catalog
 from fastnst.models.checkpoint import load_style_checkpoint
-
-pytest_plugins = ["pretrained_fixtures"]  # the server and fresh_cache fixtures
 
 
 def serve_plain(server, tmp_path: Path, *, pin: str | None = None, size: int | None = None,
