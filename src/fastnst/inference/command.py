@@ -27,6 +27,7 @@ from fastnst.io.atomic import refuse_existing
 from fastnst.io.image import SAVE_SUFFIXES, list_images, open_rgb, pil_to_tensor, save_image
 from fastnst.io.pretrained import resolve_model
 from fastnst.models.checkpoint import load_style_checkpoint
+from fastnst.models.interop.onnx_zoo import is_zoo_onnx
 
 
 def run(
@@ -57,7 +58,7 @@ def run(
     """
     ckpt = str(resolve_model(ckpt, accept_license=accept_license))
     report = Report()
-    is_onnx = Path(ckpt).suffix.lower() == ".onnx"
+    is_onnx = Path(ckpt).suffix.lower() == ".onnx" and not is_zoo_onnx(ckpt)  # zoo: a network
     if export is not None and is_onnx:
         raise FastNSTError(
             f"ckpt={ckpt} is already an exported model; export= needs its PyTorch checkpoint"

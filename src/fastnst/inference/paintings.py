@@ -25,6 +25,7 @@ from fastnst.io.atomic import refuse_existing
 from fastnst.io.grid import image_grid
 from fastnst.io.image import SAVE_SUFFIXES, list_images, open_rgb
 from fastnst.models.checkpoint import load_style_checkpoint
+from fastnst.models.interop.onnx_zoo import is_zoo_onnx
 
 MAX_SHEET_PHOTOS = 12  # rows of a sheet: more photos make an image nobody can read
 
@@ -88,7 +89,7 @@ def painting_files(paintings: str | Path | Sequence[str | Path], options: dict) 
 
 def load_network(ckpt: str | Path) -> object:
     """The network of an arbitrary-style checkpoint, or its ONNX export, to bind paintings to."""
-    if Path(ckpt).suffix.lower() == ".onnx":
+    if Path(ckpt).suffix.lower() == ".onnx" and not is_zoo_onnx(ckpt):
         return OnnxModel(ckpt)
     return load_style_checkpoint(ckpt).model
 

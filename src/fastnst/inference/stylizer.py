@@ -45,6 +45,7 @@ from fastnst.inference.tiling import stylize_tiled
 from fastnst.io.image import pil_to_tensor, tensor_to_pil
 from fastnst.models.checkpoint import load_style_checkpoint
 from fastnst.models.fast_conv import with_fast_convs
+from fastnst.models.interop.onnx_zoo import is_zoo_onnx
 
 COLOR_METHODS = ("luminance", "histogram")
 BACKENDS = ("auto", "torch", "onnxruntime", "compile")
@@ -216,7 +217,7 @@ class Stylizer:
         ``weights_only=True``), or an exported ``.onnx`` model (run by ONNX Runtime on the
         CPU); ``options`` are the keyword arguments of ``Stylizer``."""
         path = Path(path).expanduser()
-        if path.suffix.lower() == ".onnx":
+        if path.suffix.lower() == ".onnx" and not is_zoo_onnx(path):  # the zoo's: a network
             return cls(OnnxModel(path), device=device, **options)
         loaded = load_style_checkpoint(path)
         options.setdefault("styles", loaded.styles)
