@@ -20,9 +20,11 @@ from pretrained_fixtures import (  # noqa: F401 - the fixtures server and fresh_
     single,
     write_catalog,
 )
+from torch7_writer import checkpoint, johnson_model, save_t7
 
 from fastnst import FastNSTError, Stylizer
 from fastnst.app.main import main
+from fastnst.models.checkpoint import load_style_checkpoint
 
 
 @pytest.fixture
@@ -111,6 +113,23 @@ def test_torch_hub_loads_a_catalogue_name(candy, tmp_path):
         assert (net(x) - candy(x * 255) / 255).abs().max() < 1e-4
     with pytest.raises(FastNSTError, match="--accept-license"):
         torch.hub.load(str(REPO), "research", source="local", trust_repo=True)
+
+
+def test_a_research_only_torch7_model_after_accepting_its_licence(server, fresh_cache, tmp_path):
+    save_t7(tmp_path / "udnie.t7", checkpoint(johnson_model("instance", (8, 16, 32)), "instance"))
+    server.files["/models/instance_norm/udnie.t7"] = (tmp_path / "udnie.t7").read_bytes()
+    write_catalog(tmp_path / "catalog.json", server.url,
+                  {"johnson/udnie.t7": {"url": "/models/instance_norm/udnie.t7"}},
+                  single("johnson_udnie", "johnson/udnie.t7", "research"))  # fmt: skip
+    photo = write_images(tmp_path / "in", 1, size=(44, 36))[0]
+    out = tmp_path / "out.png"
+    main(["stylize", str(photo), "--model", "johnson_udnie", "-o", str(out), "--device", "cpu",
+          "--accept-license"])  # fmt: skip
+    x = torch.from_numpy(np.array(Image.open(photo))).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():  # the local file, loaded directly (tests/test_interop_torch7.py)
+        reference = load_style_checkpoint(tmp_path / "udnie.t7").model(x).clamp(0, 1) * 255
+    assert_image_close(out, reference[0].permute(1, 2, 0).numpy())
+    assert Stylizer.from_pretrained("johnson_udnie", device="cpu").styles == ["udnie"]
 
 
 def test_adain_files_land_in_one_folder_and_take_a_painting(server, fresh_cache, tmp_path):
