@@ -12,6 +12,11 @@ Two input conventions (``vgg.input_norm``), both applied inside to RGB in [0, 1]
   order), no scaling by a std: the convention of the Caffe VGG16 Johnson et al. 2016 used,
   which torchvision ships as ``VGG16_Weights.IMAGENET1K_FEATURES``
   (``vgg.weights=imagenet_features``); mean and std are read from that enum's transforms.
+
+A file of pytorch-AdaIN's ``vgg_normalised.pth`` (a normalised ImageNet VGG-19, detected by its
+(3, 3, 1, 1) input convolution at ``0.weight``) brings its own: that convolution replaces the
+normalization, and the network becomes theirs, reflection padding before every 3x3 convolution
+and ceil-mode pooling (:mod:`fastnst.models.vgg_normalised`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from torch import Tensor, nn
 from torchvision.models import VGG16_Weights, VGG19_Weights
 
 from fastnst.errors import FastNSTError
+from fastnst.models.vgg_normalised import is_vgg_normalised, to_torchvision_layout
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +67,11 @@ def layer_names(arch: str) -> list[str]:
     return names
 
 
-def _build_features(arch: str, depth: int, pooling: str) -> nn.Sequential:
-    """The first ``depth`` modules of the VGG feature extractor (ReLUs not in place)."""
+def _build_features(arch: str, depth: int, pooling: str, reflect: bool = False) -> nn.Sequential:
+    """The first ``depth`` modules of the VGG feature extractor (ReLUs not in place).
+
+    ``reflect``: reflection padding and ceil-mode pooling (pytorch-AdaIN's ``vgg_normalised``).
+    """
     if pooling not in ("max", "avg"):
         raise FastNSTError(f"unknown vgg.pooling {pooling!r}; use 'max' or 'avg'")
     pool = nn.MaxPool2d if pooling == "max" else nn.AvgPool2d
@@ -70,9 +79,11 @@ def _build_features(arch: str, depth: int, pooling: str) -> nn.Sequential:
     in_channels = 3
     for item in VGG_CONFIGS[arch]:
         if item == "M":
-            modules.append(pool(kernel_size=2, stride=2))
+            modules.append(pool(kernel_size=2, stride=2, ceil_mode=reflect))
         else:
-            modules += [nn.Conv2d(in_channels, int(item), 3, padding=1), nn.ReLU()]
+            mode = "reflect" if reflect else "zeros"
+            conv = nn.Conv2d(in_channels, int(item), 3, padding=1, padding_mode=mode)
+            modules += [conv, nn.ReLU()]
             in_channels = int(item)
     return nn.Sequential(*modules[:depth])
 
@@ -213,9 +224,15 @@ class VGGFeatures(nn.Module):
             raise FastNSTError(f"unknown {arch} layers {unknown}; valid names are {names}")
         depth = 1 + max(names.index(name) for name in self.layers)
         self.names = names[:depth]
-        self.features = _build_features(arch, depth, pooling)
-        self._load(load_vgg_state_dict(arch, weights, seed=seed), weights)
-        mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in INPUT_NORMS[self.input_norm])
+        state = load_vgg_state_dict(arch, weights, seed=seed)
+        self.input_conv: nn.Module = nn.Identity()  # vgg_normalised.pth: its 1x1 input conv
+        normalised = is_vgg_normalised(state)
+        if normalised:
+            state, self.input_conv = to_torchvision_layout(state, weights, arch, input_norm)
+        self.features = _build_features(arch, depth, pooling, reflect=normalised)
+        self._load(state, weights)
+        norm = ((0.0,) * 3, (1.0,) * 3) if normalised else INPUT_NORMS[self.input_norm]
+        mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in norm)
         self.register_buffer("mean", mean, persistent=False)
         self.register_buffer("std", std, persistent=False)
         self.eval()
@@ -253,7 +270,7 @@ class VGGFeatures(nn.Module):
         missing = wanted - set(self.names)
         if missing:
             raise ValueError(f"layers {sorted(missing)} are beyond this encoder's cut")
-        x = (image - self.mean) / self.std
+        x = self.input_conv((image - self.mean) / self.std)
         outputs: dict[str, Tensor] = {}
         for name, module in zip(self.names, self.features, strict=True):
             x = module(x)

@@ -18,6 +18,7 @@ from fastnst.errors import FastNSTError
 from fastnst.models.checkpoint import load_style_checkpoint
 from fastnst.models.extend import extend_styles, train_only_styles
 from fastnst.training.arbitrary import ArbitraryStyleModule
+from fastnst.training.faults import AtomicCheckpointIO
 from fastnst.training.module import StyleTransferModule
 from fastnst.training.speed import auto_precision
 
@@ -90,6 +91,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Train one style network as configured; returns the last logged metrics.
 
     Resumes from ``cfg.ckpt_path`` (global step, optimizer and scheduler state) when it is set.
+    Checkpoints are written atomically; a signal, a failed write or a non-finite loss ends the
+    run with a one-line FastNSTError (:mod:`fastnst.training.faults`, docs/training-faults.md).
     """
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path is not None and not Path(ckpt_path).expanduser().is_file():
@@ -102,7 +105,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     precision = cfg.trainer.get("precision")
     if precision == "auto":  # measured on this machine: see fastnst.training.speed
         precision = auto_precision(str(cfg.trainer.get("accelerator", "cpu")))
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, precision=precision)
+    trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=logger, precision=precision,
+        plugins=[AtomicCheckpointIO()],  # a kill mid-save leaves the previous file whole
+    )  # fmt: skip
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     log.info("finished at step %d; outputs in %s", trainer.global_step, cfg.paths.output_dir)

@@ -8,7 +8,12 @@ and y = g(t) its output:
     L_style   = agg_l [ E(mu(f_l(y)), mu(f_l(s))) + E(sigma(f_l(y)), sigma(f_l(s))) ]  (eq. 3)
 
 ``normalization="paper"``: E is the mean squared error and agg_l the sum over the four layers,
-as in the reference code (which reads ``style_weight=10``). ``"target"``, the scale-free form of
+as in the reference code (pytorch-AdaIN's ``Net.forward``; its ``train.py`` weighs style 10,
+content 1). Its sigma is ``torch.var`` (unbiased, over HW - 1) + eps, then sqrt: pass
+``unbiased=True`` for that; the paper's (and the default) is over HW. ``style_weight=10`` is the
+reference's only with its encoder (``model.encoder=vgg_normalised`` holding its
+``vgg_normalised.pth``, as ``experiment=adain``): its feature scales differ from torchvision's
+VGG-19, and for a random VGG no weight means anything. ``"target"``, the scale-free form of
 ``loss.style_normalization=target`` (:mod:`fastnst.losses.functional`): each E is divided per
 image by the mean square of its own target, the style term is [mu, sigma] compared as one
 statistic, and agg_l is the mean over layers, so every term starts near 1 for any encoder,
@@ -29,10 +34,10 @@ from fastnst.models.adain import ENCODER_LAYERS, feature_statistics
 ADAIN_NORMALIZATIONS = ("target", "paper")
 
 
-def _style_layer(output: Tensor, style: Tensor, normalization: str) -> Tensor:
+def _style_layer(output: Tensor, style: Tensor, normalization: str, unbiased: bool) -> Tensor:
     """One layer's mean/std distance; ``style`` is features or (B, 2, C) statistics."""
-    stats = feature_statistics(output)  # (B, 2, C)
-    target = style if style.dim() == 3 else feature_statistics(style)
+    stats = feature_statistics(output, unbiased=unbiased)  # (B, 2, C)
+    target = style if style.dim() == 3 else feature_statistics(style, unbiased=unbiased)
     target = target.expand_as(stats)
     if normalization == "paper":
         return F.mse_loss(stats[:, 0], target[:, 0]) + F.mse_loss(stats[:, 1], target[:, 1])
@@ -47,6 +52,7 @@ def adain_loss(
     content_weight: float = 1.0,
     style_weight: float = 1.0,
     normalization: str = "target",
+    unbiased: bool = False,
 ) -> dict[str, Tensor]:
     """The terms of L (see module): ``total``, ``content``, ``style`` and ``style_<layer>``.
 
@@ -57,6 +63,8 @@ def adain_loss(
             (B or 1, 2, C_l) statistics.
         content_weight, style_weight: w_c, w_s.
         normalization: ``"target"`` (scale-free) or ``"paper"``.
+        unbiased: Standard deviations over HW - 1, as the reference code (of features only:
+            statistics passed in are used as they are).
     """
     if normalization not in ADAIN_NORMALIZATIONS:
         raise ValueError(f"unknown normalization {normalization!r}; use target or paper")
@@ -66,7 +74,7 @@ def adain_loss(
     else:
         content = content_loss(deepest, target, relative=True)
     layers = {
-        f"style_{name}": _style_layer(out, style, normalization)
+        f"style_{name}": _style_layer(out, style, normalization, unbiased)
         for name, out, style in zip(ENCODER_LAYERS, output_features, style_features, strict=True)
     }
     stacked = torch.stack(list(layers.values()))
@@ -80,20 +88,25 @@ class AdaINLoss(nn.Module):
 
     Args:
         content_weight, style_weight: w_c, w_s.
-        normalization: ``"target"`` (scale-free, for any VGG) or ``"paper"`` (use
-            ``style_weight=10`` with ImageNet weights, as Huang & Belongie).
+        normalization: ``"target"`` (scale-free, for any VGG) or ``"paper"`` (the reference
+            with ``style_weight=10``, ``unbiased=True`` and the ``vgg_normalised`` encoder).
+        unbiased: See :func:`adain_loss`.
     """
 
     style_layers = ENCODER_LAYERS
 
     def __init__(
-        self, content_weight: float = 1.0, style_weight: float = 1.0, normalization: str = "target"
+        self,
+        content_weight: float = 1.0,
+        style_weight: float = 1.0,
+        normalization: str = "target",
+        unbiased: bool = False,
     ) -> None:
         super().__init__()
         if normalization not in ADAIN_NORMALIZATIONS:
             raise FastNSTError(f"unknown loss.normalization={normalization}; use target or paper")
         self.content_weight, self.style_weight = content_weight, style_weight
-        self.normalization = normalization
+        self.normalization, self.unbiased = normalization, unbiased
 
     def forward(
         self, output_features: list[Tensor], target: Tensor, style_features: list[Tensor]
@@ -101,4 +114,5 @@ class AdaINLoss(nn.Module):
         return adain_loss(
             output_features, target, style_features, content_weight=self.content_weight,
             style_weight=self.style_weight, normalization=self.normalization,
+            unbiased=self.unbiased,
         )  # fmt: skip

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from fastnst.losses.adain import AdaINLoss
-from fastnst.models.adain import AdaINNet, adain, feature_statistics
+from fastnst.models.adain import AdaINNet, adain
 from fastnst.models.checkpoint import CHECKPOINT_KEY, checkpoint_entry
 from fastnst.models.predicted import PredictedStyleNet
 from fastnst.training.samples import SampleGrids
@@ -75,12 +75,12 @@ class ArbitraryStyleModule(SampleGrids, pl.LightningModule):
             style_features = encoder(style)
             features = encoder(content, deepest_only=True)[0]
         if isinstance(model, AdaINNet):
-            target = adain(features, feature_statistics(style_features[-1]), model.eps)
+            target = adain(features, style_features[-1], model.eps, unbiased=model.unbiased)
             output = model.decoder(target)
         else:  # the predictor trains: z from the painting's features, with gradient
             target = features
             output = model(content, style_stats=model.predict(style_features))
-        terms = self.loss(encoder(output), target, [feature_statistics(f) for f in style_features])
+        terms = self.loss(encoder(output), target, style_features)  # its own statistics
         return terms, output
 
     def _step(self, batch: Pair, stage: str) -> Tensor | None:
