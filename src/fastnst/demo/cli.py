@@ -1,5 +1,6 @@
 """``fastnst demo``: serve the demo page over a folder of models, on 127.0.0.1 by default.
 
+fastnst demo                                # the catalogue's models (fastnst models)
 fastnst demo --models runs/                 # http://127.0.0.1:8000/
 fastnst demo --models runs/ --paintings art/  # paintings to pick for arbitrary-style models
 fastnst demo --fetch-ort-web                # once: the local onnxruntime-web copy (npm)
@@ -23,7 +24,10 @@ def demo_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fastnst demo", description="A local web page to try the models of a folder."
     )
-    parser.add_argument("--models", type=Path, help="folder of .ckpt, .pth and .onnx models")
+    parser.add_argument(
+        "--models", type=Path,
+        help="folder of .ckpt, .pth and .onnx models (default: the catalogue's cached models)",
+    )  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="inferences at once")
@@ -59,8 +63,6 @@ def serve(args: argparse.Namespace) -> None:
         print(f"onnxruntime-web copied to {folder}")
         if args.models is None:
             return
-    if args.models is None:
-        raise FastNSTError("pass --models FOLDER (a folder of .ckpt, .pth or .onnx models)")
     if args.paintings is not None and not args.paintings.is_dir():
         raise FastNSTError(f"painting folder not found: {args.paintings}; pass a folder")
     try:
@@ -69,13 +71,21 @@ def serve(args: argparse.Namespace) -> None:
         from fastnst.demo.server import DemoSettings, create_app
     except ImportError as err:
         raise FastNSTError(f"the demo needs pip install 'fastnst[demo]' ({err.name})") from err
+    catalog = None
+    if args.models is None:  # the catalogue's cached models, with thumbnails
+        from fastnst.demo.pretrained import pretrained_catalog
+
+        catalog = pretrained_catalog(
+            max_size=args.max_size, backend=args.backend, style_size=args.style_size
+        )
+        args.models = catalog.folder
     settings = DemoSettings(
         models=args.models, max_bytes=int(args.max_upload_mb * 2**20),
         max_pixels=args.max_pixels, max_size=args.max_size, workers=args.workers,
         queue=args.queue, ort_web=args.ort_web, backend=args.backend,
         paintings=args.paintings, style_size=args.style_size,
     )  # fmt: skip
-    app = create_app(settings)
+    app = create_app(settings, catalog)
     if args.host not in LOOPBACK:
         print(
             f"warning: serving on {args.host}: anyone who can reach this machine can use the "

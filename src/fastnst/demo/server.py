@@ -13,6 +13,7 @@ Routes:
     POST /api/paintings            body: a painting's bytes; answers ``{"painting": id}``
     GET  /api/onnx?model=NAME      the model as ONNX, for onnxruntime-web (``part=style``: the
                                    predictor of a split style-prediction export)
+    GET  /api/thumbnail?model=NAME a small scene stylized by a catalogue model (PNG)
     GET  /ort/FILE                 the local onnxruntime-web copy (a fixed list of files)
 
 Every error is JSON ``{"error": "one line"}`` with a 4xx/5xx status; the server keeps running.
@@ -89,12 +90,15 @@ def error(status: int, message: str, **headers: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def create_app(settings: DemoSettings) -> Starlette:
-    """The Starlette app for ``settings`` (the catalog and the slots are in ``app.state``)."""
-    catalog = ModelCatalog(
-        settings.models, max_size=settings.max_size, backend=settings.backend,
-        style_size=settings.style_size,
-    )  # fmt: skip
+def create_app(settings: DemoSettings, catalog: ModelCatalog | None = None) -> Starlette:
+    """The Starlette app for ``settings`` (the catalog and the slots are in ``app.state``);
+    ``catalog``: another model source than ``settings.models`` (``fastnst demo`` without a
+    folder: :class:`~fastnst.demo.pretrained.PretrainedCatalog`, with thumbnails)."""
+    if catalog is None:
+        catalog = ModelCatalog(
+            settings.models, max_size=settings.max_size, backend=settings.backend,
+            style_size=settings.style_size,
+        )  # fmt: skip
     paintings = PaintingStore(settings.paintings, settings.style_size)
     slots = InferenceSlots(settings.workers, settings.queue)
     ort_dir = settings.ort_web or ort_web_dir()
@@ -109,6 +113,7 @@ def create_app(settings: DemoSettings) -> Starlette:
             **limits, "version": __version__, "ort_web_ready": ort_web_ready(ort_dir),
             "ort_web_hint": "in-browser mode needs a local onnxruntime-web: run "
                             "'fastnst demo --fetch-ort-web' and reload",
+            "catalogue": await slots.run(getattr(catalog, "entries", dict)),
         })  # fmt: skip
 
     async def models(request: Request) -> Response:
@@ -138,6 +143,12 @@ def create_app(settings: DemoSettings) -> Starlette:
         )
         return FileResponse(path, media_type="application/octet-stream")
 
+    async def thumbnail(request: Request) -> Response:
+        if not hasattr(catalog, "thumbnail"):
+            return error(404, "thumbnails are made for the catalogue's models (fastnst demo)")
+        body = await slots.run(catalog.thumbnail, request.query_params.get("model", ""))
+        return Response(body, media_type="image/png", headers={"Cache-Control": "max-age=600"})
+
     async def painting_list(request: Request) -> Response:
         return JSONResponse({"paintings": paintings.names()})
 
@@ -160,6 +171,7 @@ def create_app(settings: DemoSettings) -> Starlette:
     routes = [
         Route("/", page), Route("/api/config", config), Route("/api/models", models),
         Route("/api/stylize", stylize, methods=["POST"]), Route("/api/onnx", onnx),
+        Route("/api/thumbnail", thumbnail),
         Route("/api/paintings", painting_list), Route("/api/painting", painting_file),
         Route("/api/paintings", painting_upload, methods=["POST"]),
         Route("/ort/{name}", ort), Mount("/static", StaticFiles(directory=STATIC)),

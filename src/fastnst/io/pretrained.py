@@ -50,13 +50,21 @@ def resolve_model(name_or_path: str | Path, *, accept_license: bool = False) -> 
     return fetch_model(catalog_model(text), accept_license=accept_license)
 
 
-def is_cached(model: CatalogModel) -> bool:
-    """Whether ``model``'s file is in the cache (without checking its hash)."""
+def cached_path(model: CatalogModel) -> Path | None:
+    """``model``'s file when it is in the cache (its hash is not checked here), else None."""
     root = cache_root()
     if model.member is not None:
         folder = root / f"{model.downloads[0].key}.unzip"
-        return folder.is_dir() and any(folder.rglob(model.member))
-    return (root / (model.file or model.downloads[0].key)).is_file()
+        found = sorted(folder.rglob(model.member)) if folder.is_dir() else []
+        return found[0] if found else None
+    path = root / (model.file or model.downloads[0].key)
+    others = [root / d.key for d in model.downloads[1:]]  # AdaIN's encoder beside the decoder
+    return path if path.is_file() and all(p.is_file() for p in others) else None
+
+
+def is_cached(model: CatalogModel) -> bool:
+    """Whether ``model``'s files are in the cache (without checking their hashes)."""
+    return cached_path(model) is not None
 
 
 def fetch_model(model: CatalogModel, *, accept_license: bool = False) -> Path:

@@ -43,9 +43,50 @@ async function init() {
   paintings.add(new Option("(your own: upload one)", ""));
   for (const name of (await getJSON("/api/paintings")).paintings) paintings.add(new Option(name, name));
   if (!state.models.length) showError("no models in the folder: add .ckpt, .pth or .onnx files");
+  if (Object.keys(state.config.catalogue || {}).length) showGallery();
   modelChanged();
   wireEvents();
   document.body.dataset.ready = "1";
+}
+
+// fastnst demo without a folder: a card per catalogue model, with its thumbnail and licence.
+function showGallery() {
+  const gallery = $("gallery");
+  for (const info of state.models) {
+    const entry = state.config.catalogue[info.name];
+    if (!entry) continue;
+    const card = document.createElement("button");
+    card.type = "button";
+    card.className = "card";
+    card.dataset.model = info.name;
+    card.title = `${entry.title}: ${entry.reference}`;
+    if (info.kind === "single" || info.kind === "multi") {
+      const img = new Image(160, 120);
+      img.alt = `${info.name}: a small scene in this style`;
+      img.src = `/api/thumbnail?model=${encodeURIComponent(info.name)}`;
+      card.append(img);
+    } else {
+      const blank = document.createElement("span");
+      blank.className = "blank";
+      blank.textContent = info.kind === "arbitrary" ? "any painting: pick one" : "cannot load";
+      card.append(blank);
+    }
+    const caption = document.createElement("span");
+    caption.textContent = `${info.name} (${entry.kind}; ${entry.license})`;
+    card.append(caption);
+    card.addEventListener("click", () => {
+      $("model").value = info.name;
+      $("model").dispatchEvent(new Event("change"));
+    });
+    gallery.append(card);
+  }
+  $("gallery-section").hidden = false;
+}
+
+function markCard() {
+  for (const card of document.querySelectorAll("#gallery .card")) {
+    card.setAttribute("aria-pressed", String(card.dataset.model === $("model").value));
+  }
 }
 
 function describe(info) {
@@ -59,6 +100,7 @@ function currentModel() { return state.models.find((info) => info.name === $("mo
 
 function modelChanged() {
   const info = currentModel();
+  markCard();
   $("model-kind").textContent = info ? describe(info) : "";
   showError(info && info.kind === "broken" ? `${info.name} cannot load: ${info.error}` : "");
   const multi = info && info.kind === "multi";
