@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
 from fastnst.app.builders import style_from_config
+from fastnst.app.solver_runs import check_solver_loss
 from fastnst.color import transfer_luminance
 from fastnst.errors import FastNSTError
 from fastnst.io.atomic import atomic_path, write_json
@@ -101,6 +102,7 @@ def grid(tiles: dict[str, Image.Image], columns: int, height: int) -> Image.Imag
 
 def run_ablation(cfg: DictConfig) -> None:
     """Run every variant of ``cfg.variants`` and write the grid and the tables."""
+    check_solver_loss(cfg)
     outputs = [
         Path(cfg.output),
         Path(cfg.table).with_suffix(".md"),

@@ -38,6 +38,10 @@ def demo_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", default="auto", choices=["auto", "torch"])
     parser.add_argument("--paintings", type=Path, help="folder of paintings to offer (AdaIN...)")
     parser.add_argument("--style-size", type=int, default=512, help="painting short side, px")
+    parser.add_argument("--body-timeout", type=float, default=30.0, help="upload's body, s")
+    parser.add_argument("--header-timeout", type=float, default=10.0, help="request headers, s")
+    parser.add_argument("--max-header-kb", type=int, default=16, help="request line + headers")
+    parser.add_argument("--max-connections", type=int, default=256, help="more get 503")
     parser.add_argument("--ort-web", type=Path, help="onnxruntime-web copy (default: cache)")
     parser.add_argument(
         "--fetch-ort-web", action="store_true", help="download onnxruntime-web with npm first"
@@ -68,6 +72,7 @@ def serve(args: argparse.Namespace) -> None:
     try:
         import uvicorn
 
+        from fastnst.demo.listener import uvicorn_options
         from fastnst.demo.server import DemoSettings, create_app
     except ImportError as err:
         raise FastNSTError(f"the demo needs pip install 'fastnst[demo]' ({err.name})") from err
@@ -83,7 +88,9 @@ def serve(args: argparse.Namespace) -> None:
         models=args.models, max_bytes=int(args.max_upload_mb * 2**20),
         max_pixels=args.max_pixels, max_size=args.max_size, workers=args.workers,
         queue=args.queue, ort_web=args.ort_web, backend=args.backend,
-        paintings=args.paintings, style_size=args.style_size,
+        paintings=args.paintings, style_size=args.style_size, body_timeout=args.body_timeout,
+        header_timeout=args.header_timeout, max_header_bytes=args.max_header_kb * 2**10,
+        max_connections=args.max_connections,
     )  # fmt: skip
     app = create_app(settings, catalog)
     if args.host not in LOOPBACK:
@@ -94,4 +101,8 @@ def serve(args: argparse.Namespace) -> None:
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"fastnst demo: http://{shown}:{args.port}/ (models in {args.models}; Ctrl+C stops)")
     sys.stdout.flush()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    limits = uvicorn_options(
+        header_timeout=settings.header_timeout, max_header_bytes=settings.max_header_bytes,
+        max_connections=settings.max_connections,
+    )  # fmt: skip
+    uvicorn.run(app, host=args.host, port=args.port, **limits)

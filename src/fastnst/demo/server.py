@@ -17,11 +17,12 @@ Routes:
     GET  /ort/FILE                 the local onnxruntime-web copy (a fixed list of files)
 
 Every error is JSON ``{"error": "one line"}`` with a 4xx/5xx status; the server keeps running.
+What a request may send (types, sizes, times) is checked by :mod:`fastnst.demo.limits`, below
+the app by :mod:`fastnst.demo.listener`; docs/serving.md lists the limits and status codes.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from importlib.resources import files
@@ -34,6 +35,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from fastnst.demo.catalog import ModelCatalog, UnknownModel
+from fastnst.demo.limits import (
+    check_applicable,
+    check_content_type,
+    closing,
+    header_bytes,
+    parse_options,
+    read_limited,
+)
 from fastnst.demo.ortweb import ORT_WEB_FILES, ort_web_dir, ort_web_ready
 from fastnst.demo.paintings import PaintingStore, UnknownPainting
 from fastnst.demo.slots import Busy, InferenceSlots
@@ -71,6 +80,10 @@ class DemoSettings:
         backend: ``"auto"`` or ``"torch"``, see :class:`~fastnst.demo.catalog.ModelCatalog`.
         paintings: Folder of paintings offered for arbitrary-style models (or None).
         style_size: Short side a painting is encoded at, px (the page resizes alike).
+        body_timeout: Seconds an upload's body may take to arrive; slower ones get 408.
+        header_timeout: Seconds a request's line and headers may take (408, disconnected).
+        max_header_bytes: Largest request line plus headers (uvicorn answers 400 beyond).
+        max_connections: Open connections at once; uvicorn answers 503 beyond.
     """
 
     models: Path
@@ -83,6 +96,10 @@ class DemoSettings:
     backend: str = "auto"
     paintings: Path | None = None
     style_size: int = 512
+    body_timeout: float = 30.0
+    header_timeout: float = 10.0
+    max_header_bytes: int = 16 * 2**10
+    max_connections: int = 256
 
 
 def error(status: int, message: str, **headers: str) -> JSONResponse:
@@ -123,12 +140,13 @@ def create_app(settings: DemoSettings, catalog: ModelCatalog | None = None) -> S
     async def stylize(request: Request) -> Response:
         name, params = request.query_params.get("model", ""), request.query_params
         check_content_type(request.headers.get("content-type", ""))
-        data = await read_limited(request, settings.max_bytes)
+        data = await read_limited(request, settings.max_bytes, settings.body_timeout)
         options = parse_options(params)
         fmt = "jpeg" if params.get("format") == "jpeg" else "png"
         painting_id = params.get("painting") or None
 
         def work() -> tuple[bytes, str]:  # decoded in the worker: queued uploads stay small
+            check_applicable(catalog.describe(name).kind, options["style"], painting_id)
             image = decode_image(data, settings.max_pixels)
             painting = None if painting_id is None else (painting_id, paintings.get(painting_id))
             return encode_image(catalog.stylizer(name, **options, painting=painting)(image), fmt)
@@ -157,7 +175,7 @@ def create_app(settings: DemoSettings, catalog: ModelCatalog | None = None) -> S
 
     async def painting_upload(request: Request) -> Response:
         check_content_type(request.headers.get("content-type", ""))
-        data = await read_limited(request, settings.max_bytes)
+        data = await read_limited(request, settings.max_bytes, settings.body_timeout)
         key = await slots.run(paintings.add, data, settings.max_pixels)
         return JSONResponse({"painting": key})
 
@@ -177,7 +195,7 @@ def create_app(settings: DemoSettings, catalog: ModelCatalog | None = None) -> S
         Route("/ort/{name}", ort), Mount("/static", StaticFiles(directory=STATIC)),
     ]  # fmt: skip
     handlers = {
-        UploadError: lambda request, err: error(err.status, str(err)),
+        UploadError: lambda request, err: error(err.status, str(err), **closing(err.status)),
         Busy: lambda r, err: error(503, str(err), **{"Retry-After": str(err.retry_after)}),
         UnknownModel: lambda request, err: error(404, str(err)),
         UnknownPainting: lambda request, err: error(404, str(err)),
@@ -186,7 +204,7 @@ def create_app(settings: DemoSettings, catalog: ModelCatalog | None = None) -> S
     }
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.catalog, app.state.slots = catalog, slots
-    return IsolationHeaders(app)
+    return IsolationHeaders(app, settings.max_header_bytes)
 
 
 def scrub(message: str, folder: Path) -> str:
@@ -195,52 +213,13 @@ def scrub(message: str, folder: Path) -> str:
     return lines[0].replace(f"{Path(folder).expanduser()}{os.sep}", "")
 
 
-def check_content_type(content_type: str) -> None:
-    """415 for an upload that says it is not an image (a missing or generic type is sniffed)."""
-    kind = content_type.split(";")[0].strip().lower()
-    if kind and not kind.startswith("image/") and kind != "application/octet-stream":
-        raise UploadError(415, f"not an image ({kind}): upload a JPEG, PNG, WebP, BMP or GIF")
-
-
-async def read_limited(request: Request, max_bytes: int) -> bytes:
-    """The request body, refused (413) as soon as it passes ``max_bytes``."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise UploadError(413, f"the upload is over the limit of {max_bytes} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise UploadError(413, f"the upload is over the limit of {max_bytes} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def parse_options(params) -> dict:
-    """``strength``, ``preserve_color`` and ``style`` from the query, checked (400 if wrong)."""
-    try:
-        strength = float(params.get("strength", "1"))
-    except ValueError as err:
-        raise UploadError(400, "strength must be a number in [0, 1]") from err
-    if not 0.0 <= strength <= 1.0:
-        raise UploadError(400, "strength must be in [0, 1]")
-    color = params.get("preserve_color") or None
-    if color not in (None, "luminance", "histogram"):
-        raise UploadError(400, "preserve_color must be luminance or histogram")
-    style = params.get("style") or None
-    if style is not None and style.startswith("{"):
-        try:
-            style = {str(k): float(v) for k, v in json.loads(style).items()}
-        except (ValueError, AttributeError) as err:
-            raise UploadError(400, "style must be a name or JSON weights {name: weight}") from err
-    return {"strength": round(strength, 3), "preserve_color": color, "style": style}
-
-
 class IsolationHeaders:
-    """ASGI wrapper adding :data:`ISOLATION` headers to every response; ``.state`` is the app's."""
+    """ASGI wrapper adding :data:`ISOLATION` headers to every response, and answering 431 to a
+    request whose target and headers pass ``max_header_bytes`` (uvicorn's h11 bounds only a
+    header block that arrives in pieces); ``.state`` is the app's."""
 
-    def __init__(self, app: Starlette) -> None:
-        self.app, self.state = app, app.state
+    def __init__(self, app: Starlette, max_header_bytes: int = 16 * 2**10) -> None:
+        self.app, self.state, self.max_header_bytes = app, app.state, max_header_bytes
 
     async def __call__(self, scope, receive, send) -> None:
         async def send_with_headers(message) -> None:
@@ -249,4 +228,9 @@ class IsolationHeaders:
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
+        if scope["type"] == "http" and header_bytes(scope) > self.max_header_bytes:
+            message = f"the request's headers pass {self.max_header_bytes} bytes; send fewer"
+            response = error(431, message, Connection="close")
+            await response(scope, receive, send_with_headers)
+            return
         await self.app(scope, receive, send_with_headers)

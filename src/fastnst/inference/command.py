@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastnst.errors import FastNSTError
+from fastnst.inference.applicable import check_export_options, check_strip
 from fastnst.inference.export import export_model, predictor_path
 from fastnst.inference.files import Report, output_path, stylize_folder, stylize_image
 from fastnst.inference.flow_blend import FlowBlend
@@ -64,6 +65,8 @@ def run(
             f"ckpt={ckpt} is already an exported model; export= needs its PyTorch checkpoint"
         )
     if export is not None:
+        check_export_options({"input": input, "sheet": sheet, "strip": strip,
+                              "flow_blend": flow_blend, **options})  # fmt: skip
         loaded = load_style_checkpoint(ckpt)
         written = export_model(loaded.model, output, export, overwrite=overwrite)
         report.written.append(written)
@@ -131,6 +134,8 @@ def _grid(
     if dst.is_dir() or dst.suffix.lower() not in SAVE_SUFFIXES:
         raise FastNSTError(f"sheet= and strip= write one image: pass output=sheet.png, not {dst}")
     painting = options.pop("style_image", None)
+    if strip:
+        check_strip(painting)
     if sheet and painting is not None:  # an arbitrary-style network: photos x paintings
         photos = list_images(src) if src.is_dir() else [src]
         paintings = painting_files(painting, options)

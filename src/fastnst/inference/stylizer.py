@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from fastnst.color import match_histograms, transfer_luminance
 from fastnst.device import resolve_device
 from fastnst.errors import FastNSTError
+from fastnst.inference.applicable import check_choice_options
 from fastnst.inference.arbitrary import (
     Painting,
     bind_onnx_painting,
@@ -139,6 +140,10 @@ class Stylizer:
         precision: str = "fp32",
     ) -> None:
         _check_options(strength, preserve_color, size, max_size, tile, tile_overlap)
+        arbitrary = is_arbitrary(model) or bool(getattr(model, "arbitrary", False))
+        check_choice_options(
+            arbitrary, style=style, style_image=style_image, weights=style_image_weights
+        )
         check_precision(precision)
         self.strength, self.preserve_color = strength, preserve_color
         self.size, self.max_size = size, max_size
