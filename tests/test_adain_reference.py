@@ -149,7 +149,7 @@ def _named_outputs(vgg: nn.Sequential) -> dict[str, int]:
     return names
 
 
-@pytest.mark.parametrize("size", [(37, 53), (24, 40)])
+@pytest.mark.parametrize("size", [(21, 35), (24, 40)])  # block 5 needs >= 17 px
 def test_vgg_normalised_is_a_loss_network(published: Path, size: tuple[int, int]) -> None:
     vgg = make_vgg().eval()
     vgg.load_state_dict(torch.load(published / "vgg_normalised.pth"))

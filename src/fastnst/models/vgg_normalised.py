@@ -37,25 +37,37 @@ TAPS = (3, 10, 17, 30)  # relu1_1, relu2_1, relu3_1, relu4_1
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 
 
-def vgg_normalised_modules(depth: int = 53) -> nn.Sequential:
-    """Their ``net.vgg`` (53 modules), cut after ``depth`` modules; ReLUs not in place."""
-    modules: list[nn.Module] = [nn.Conv2d(3, 3, 1)]
-    channels = 3
+def _layout() -> list[tuple[str, int, int]]:
+    """Their ``net.vgg``, module by module: (kind, in, out channels); 53 entries."""
+    layout, channels = [("conv1x1", 3, 3)], 3
     for item in _VGG19:
         if item == "M":
-            modules.append(nn.MaxPool2d(2, 2, 0, ceil_mode=True))
+            layout.append(("pool", channels, channels))
         else:
-            modules += [nn.ReflectionPad2d(1), nn.Conv2d(channels, int(item), 3), nn.ReLU()]
+            layout += [("pad", channels, channels), ("conv", channels, int(item))]
+            layout.append(("relu", int(item), int(item)))
             channels = int(item)
-    return nn.Sequential(*modules[:depth])
+    return layout
+
+
+def vgg_normalised_modules(depth: int = 53) -> nn.Sequential:
+    """Their ``net.vgg`` (53 modules), cut after ``depth`` modules; ReLUs not in place."""
+    build = {
+        "conv1x1": lambda cin, cout: nn.Conv2d(cin, cout, 1),
+        "pad": lambda cin, cout: nn.ReflectionPad2d(1),
+        "conv": lambda cin, cout: nn.Conv2d(cin, cout, 3),
+        "relu": lambda cin, cout: nn.ReLU(),
+        "pool": lambda cin, cout: nn.MaxPool2d(2, 2, 0, ceil_mode=True),
+    }
+    return nn.Sequential(*(build[kind](cin, cout) for kind, cin, cout in _layout()[:depth]))
 
 
 def conv_shapes(depth: int = 53) -> dict[int, tuple[int, ...]]:
     """Index -> weight shape of every convolution among the first ``depth`` modules."""
     return {
-        index: tuple(module.weight.shape)
-        for index, module in enumerate(vgg_normalised_modules(depth))
-        if isinstance(module, nn.Conv2d)
+        index: (cout, cin, 1, 1) if kind == "conv1x1" else (cout, cin, 3, 3)
+        for index, (kind, cin, cout) in enumerate(_layout()[:depth])
+        if kind in ("conv1x1", "conv")
     }
 
 
@@ -142,11 +154,9 @@ def torchvision_indices() -> dict[int, int]:
     Left out their input convolution and padding modules, the two sequences are the same
     (conv, ReLU, ..., pooling), so the n-th remaining module is torchvision's n-th.
     """
-    kept = [
-        index for index, module in enumerate(vgg_normalised_modules())
-        if index > 0 and not isinstance(module, nn.ReflectionPad2d)
-    ]  # fmt: skip
-    return {theirs: ours for ours, theirs in enumerate(kept) if theirs in conv_shapes()}
+    layout = _layout()
+    kept = [index for index, (kind, _, _) in enumerate(layout) if kind not in ("conv1x1", "pad")]
+    return {theirs: ours for ours, theirs in enumerate(kept) if layout[theirs][0] == "conv"}
 
 
 def to_torchvision_layout(
