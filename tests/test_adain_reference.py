@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from adain_equivalence import compare_adain, published_weights
 from hydra import compose, initialize_config_dir
 from pytorch_adain import Net, make_decoder, make_vgg, style_transfer
 from torch import Tensor, nn
@@ -25,7 +26,6 @@ from fastnst.training.arbitrary import ArbitraryStyleModule
 from fastnst.vgg import VGGFeatures
 
 TOL = 1e-5
-CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 SIZES = [(37, 53), (64, 64)]  # odd (their output 40 x 56, cropped by ours) and even
 
 
@@ -41,13 +41,7 @@ def cosine(a: Tensor, b: Tensor) -> float:
 def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``decoder.pth`` and ``vgg_normalised.pth`` (all 53 modules) side by side."""
     folder = tmp_path_factory.mktemp("pytorch_adain")
-    torch.manual_seed(0)
-    vgg, decoder = make_vgg(), make_decoder()
-    for conv in [m for m in [*vgg, *decoder] if isinstance(m, nn.Conv2d)]:
-        nn.init.kaiming_normal_(conv.weight)
-        nn.init.uniform_(conv.bias, -0.1, 0.1)
-    vgg[0].weight.data = (255.0 * torch.eye(3).flip(0)).view(3, 3, 1, 1)  # RGB -> BGR, 0-255
-    vgg[0].bias.data = -torch.tensor(CAFFE_BGR_MEAN)
+    vgg, decoder = published_weights(seed=0)
     torch.save(vgg.state_dict(), folder / "vgg_normalised.pth")
     torch.save(decoder.state_dict(), folder / "decoder.pth")
     return folder
@@ -228,3 +222,10 @@ def test_experiment_adain_is_the_reference_and_smoke_stays_scale_free() -> None:
     assert (reference_cfg.data.batch_size, reference_cfg.data.image_size) == (8, 256)
     assert smoke.model.encoder == "torchvision" and smoke.loss.normalization == "target"
     assert smoke.vgg.weights == "random"
+
+
+def test_equivalence_rows_for_the_script() -> None:
+    rows = compare_adain((16, 24), seed=1)
+    assert [r["term"] for r in rows] == ["content", "style_relu1_1", "style_relu2_1",
+                                         "style_relu3_1", "style_relu4_1", "total"]  # fmt: skip
+    assert all(abs(r["ratio"] - 1) < TOL and r["cosine"] >= 0.99999 for r in rows), rows

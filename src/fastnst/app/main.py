@@ -6,6 +6,7 @@
     fastnst optimize content=photo.jpg output=out.png
     fastnst compare ckpt=last.ckpt content_dir=photos/
     fastnst ablate content=photo.jpg
+    fastnst convert-magenta multistyle-pastiche-generator-monet.ckpt monet.ckpt
 
 ``stylize`` takes file names as plain arguments, so names with spaces, commas, ``=`` or
 brackets need no Hydra quoting; the other commands take Hydra overrides (``--help`` lists the
@@ -33,6 +34,7 @@ commands:
   compare    a trained network against the optimization solver (Hydra overrides)
   ablate     the solver under each loss variant, as a labelled grid (Hydra overrides)
   demo       a local web page to try the models of a folder (models=DIR; --help)
+  convert-magenta  a Magenta multi-style .ckpt as a fastnst checkpoint (needs [magenta]; --help)
 
 'fastnst COMMAND --help' describes a command."""
 
@@ -142,6 +144,33 @@ def _as_flag(word: str) -> list[str]:
     return [f"--{key.replace('_', '-')}", value]
 
 
+def convert_magenta_command(argv: Sequence[str]) -> None:
+    """``fastnst convert-magenta IN.ckpt OUT.ckpt``: :mod:`fastnst.models.interop.magenta`."""
+    from fastnst.app.cli import exit_on_user_error
+
+    parser = argparse.ArgumentParser(
+        prog="fastnst convert-magenta",
+        description="Convert Magenta's multi-style checkpoint (Monet, Varied) for johnson_cin.",
+    )
+    parser.add_argument("source", help="Magenta TensorFlow .ckpt (V1 file or V2 prefix)")
+    parser.add_argument("output", help="fastnst checkpoint to write")
+    parser.add_argument("--styles", help="comma-separated names (default style_00, style_01, ...)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    options = parser.parse_args(argv)
+
+    @exit_on_user_error
+    def go() -> None:
+        from fastnst.models.interop.magenta import convert_magenta_checkpoint
+
+        styles = options.styles.split(",") if options.styles else None
+        path = convert_magenta_checkpoint(
+            options.source, options.output, styles=styles, overwrite=options.overwrite
+        )
+        print(f"wrote {path}", file=sys.stderr)
+
+    go()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Dispatch ``fastnst COMMAND ...``."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -163,9 +192,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         models_command(rest)
         return
+    if command == "convert-magenta":
+        convert_magenta_command(rest)
+        return
     if command not in HYDRA_COMMANDS:
         sys.exit(f"error: unknown command {command!r}; use one of train, stylize, models, demo, "
-                 f"{', '.join(HYDRA_COMMANDS[1:])} (fastnst --help)")  # fmt: skip
+                 f"convert-magenta, {', '.join(HYDRA_COMMANDS[1:])} (fastnst --help)")  # fmt: skip
     from fastnst.app import commands
 
     sys.argv = [f"fastnst {command}", *rest]

@@ -33,6 +33,7 @@ CHECKPOINT_KEY = "fastnst"
 PREFIX = "transformer."
 _PICKLE_PROTOCOL_BYTE = b"\x80"
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
+_TF_TABLE_MAGIC = bytes.fromhex("57fb808b247547db")  # the footer of TensorFlow's tables
 _FILE_KINDS = {  # leading bytes -> what the file is, for a clearer error
     b"\xff\xd8\xff": "a JPEG image",
     b"\x89PNG": "a PNG image",
@@ -81,8 +82,9 @@ def checkpoint_entry(model: nn.Module, styles: list[str], config: dict[str, Any]
 
 
 def _describe_foreign(path: Path) -> str | None:
-    """What ``path`` is when it cannot be a PyTorch checkpoint, from its first bytes."""
-    head = path.read_bytes()[:8] if path.stat().st_size else b""
+    """What ``path`` is when it cannot be a PyTorch checkpoint, from its first and last bytes."""
+    data = path.read_bytes() if path.stat().st_size else b""
+    head = data[:8]
     if not head:
         return "an empty file"
     if head.startswith((_ZIP_MAGIC, _PICKLE_PROTOCOL_BYTE)):
@@ -92,6 +94,8 @@ def _describe_foreign(path: Path) -> str | None:
     for magic, kind in _FILE_KINDS.items():
         if head.startswith(magic):
             return kind
+    if data.endswith(_TF_TABLE_MAGIC):  # a TF V1 checkpoint, or a V2 checkpoint's .index
+        return "a TensorFlow checkpoint; convert Magenta's with: fastnst convert-magenta IN OUT"
     return "not a file torch.save writes"
 
 
