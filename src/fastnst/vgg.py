@@ -5,13 +5,16 @@ so ``relu2_2`` is the ReLU after the second convolution of the second block. The
 built in torchvision's order (``features.0`` is ``conv1_1``), so torchvision state dicts load
 as they are, and it is cut after the deepest layer a caller asks for.
 
-Two input conventions (``vgg.input_norm``), both applied inside to RGB in [0, 1]:
+Three input conventions (``vgg.input_norm``), each applied inside to RGB in [0, 1]:
 
 - ``torchvision``: (x - mean) / std with the ImageNet mean and std (``vgg.weights=imagenet``).
 - ``caffe``: 255 x - (123.0, 117.0, 104.0), the mean pixel of the original Caffe VGG16 (in RGB
   order), no scaling by a std: the convention of the Caffe VGG16 Johnson et al. 2016 used,
   which torchvision ships as ``VGG16_Weights.IMAGENET1K_FEATURES``
   (``vgg.weights=imagenet_features``); mean and std are read from that enum's transforms.
+- ``caffe_exact``: 255 x - (123.68, 116.779, 103.939), the same Caffe convention with the mean
+  pixel unrounded, as Johnson et al.'s ``preprocess.lua`` and Magenta's ``vgg.py`` subtract it
+  (``loss=johnson2016``, ``loss=magenta``); it fits ``imagenet_features`` as ``caffe`` does.
 
 A file of pytorch-AdaIN's ``vgg_normalised.pth`` (a normalised ImageNet VGG-19, detected by its
 (3, 3, 1, 1) input convolution at ``0.weight``) brings its own: that convolution replaces the
@@ -49,7 +52,14 @@ CAFFE_WEIGHTS = VGG16_Weights.IMAGENET1K_FEATURES  # Caffe VGG16, features only,
 _CAFFE_PRESET = CAFFE_WEIGHTS.transforms()
 CAFFE_MEAN = tuple(float(v) for v in _CAFFE_PRESET.mean)  # (123, 117, 104) / 255, RGB
 CAFFE_STD = tuple(float(v) for v in _CAFFE_PRESET.std)  # 1 / 255: the net sees 0-255 pixels
-INPUT_NORMS = {"torchvision": (IMAGENET_MEAN, IMAGENET_STD), "caffe": (CAFFE_MEAN, CAFFE_STD)}
+# The VGG authors' mean pixel unrounded (RGB), as Johnson's preprocess.lua and Magenta's vgg.py
+# subtract it; torchvision's "caffe" preset above rounds it to whole numbers.
+CAFFE_EXACT_MEAN = tuple(v / 255 for v in (123.68, 116.779, 103.939))
+INPUT_NORMS = {
+    "torchvision": (IMAGENET_MEAN, IMAGENET_STD),
+    "caffe": (CAFFE_MEAN, CAFFE_STD),
+    "caffe_exact": (CAFFE_EXACT_MEAN, CAFFE_STD),
+}
 
 
 def layer_names(arch: str) -> list[str]:
@@ -101,6 +111,9 @@ def _random_state_dict(features: nn.Sequential, seed: int) -> dict[str, Tensor]:
     return state
 
 
+CAFFE_FAMILY = {"caffe", "caffe_exact"}  # one Caffe network, two roundings of its mean pixel
+
+
 def resolve_input_norm(weights: str, input_norm: str) -> str:
     """The input convention of ``weights``: ``"caffe"`` or ``"torchvision"`` (see module doc).
 
@@ -108,11 +121,13 @@ def resolve_input_norm(weights: str, input_norm: str) -> str:
     (random weights and files included: a local Caffe file needs ``vgg.input_norm=caffe``).
     """
     if input_norm not in ("auto", *INPUT_NORMS):
-        raise FastNSTError(f"unknown vgg.input_norm {input_norm!r}; use auto, torchvision or caffe")
+        raise FastNSTError(
+            f"unknown vgg.input_norm {input_norm!r}; use auto, torchvision, caffe or caffe_exact"
+        )
     native = {"imagenet": "torchvision", "imagenet_features": "caffe"}.get(weights)
     if input_norm == "auto":
         return native or "torchvision"
-    if native is not None and input_norm != native:
+    if native is not None and input_norm != native and {input_norm, native} != CAFFE_FAMILY:
         raise FastNSTError(
             f"vgg.input_norm={input_norm} does not fit vgg.weights={weights} (trained on "
             f"{native} inputs); leave vgg.input_norm=auto"

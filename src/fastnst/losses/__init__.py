@@ -10,7 +10,7 @@ from fastnst.losses.functional import (
     style_distance,
     total_variation,
 )
-from fastnst.losses.perceptual import PerceptualLoss, vgg_perceptual_loss
+from fastnst.losses.perceptual import PerceptualLoss
 from fastnst.losses.statistics import (
     cross_gram,
     feature_gradient_gram,
@@ -18,6 +18,7 @@ from fastnst.losses.statistics import (
     normalized_content_loss,
 )
 from fastnst.losses.style import StyleLoss
+from fastnst.losses.vgg_loss import vgg_perceptual_loss
 
 __all__ = [
     "PerceptualLoss",

@@ -11,8 +11,10 @@ number of elements of the feature map it came from. With F_l the (C, H*W) featur
 
 Gatys et al. use sums with a 1 / (4 N^2 M^2) factor instead; the means above differ from
 theirs by constants per layer, which the layer weights absorb. :func:`style_distance` offers
-their form (``"gatys"``) and two scale-free ones (``"frobenius"``, ``"target"``) as
-alternatives to the mean (``"elements"``).
+their form (``"gatys"``), Magenta's (``"magenta"``) and two scale-free ones (``"frobenius"``,
+``"target"``) as alternatives to the mean (``"elements"``); :func:`half_squared_error` and
+:func:`johnson_total_variation` are the content and TV terms of Gatys et al. and of Johnson
+et al.'s code, for the reference recipes (docs/references.md).
 
 Scale-free form (``loss.style_normalization=target``): each term is divided by the size of
 what it is compared with, so it reads "error relative to the reference itself":
@@ -34,8 +36,9 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-NORMALIZATIONS = ("elements", "gatys", "frobenius", "target")
-TV_NORMALIZATIONS = ("absolute", "content")
+NORMALIZATIONS = ("elements", "gatys", "magenta", "frobenius", "target")
+CONTENT_NORMALIZATIONS = ("elements", "gatys")
+TV_NORMALIZATIONS = ("absolute", "content", "johnson")
 CONTENT_FEATURES = ("raw", "normalized")
 EPS = torch.finfo(torch.float32).tiny  # floor of a feature denominator: only guards against 0
 TV_EPS = 1e-6  # floor of TV(x): far below any photo's, so a flat frame does not blow up
@@ -55,6 +58,19 @@ def gram_matrix(features: Tensor, shift: float = 0.0) -> Tensor:
     flat = features.float().reshape(b, c, h * w) + shift  # (B, C, H*W)
     with torch.autocast(flat.device.type, enabled=False):  # AMP would run bmm in bf16/fp16
         return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
+
+
+def half_squared_error(features: Tensor, target: Tensor) -> Tensor:
+    """Gatys et al. 2016, eq. 1: E = 1/2 sum_ij (F_ij - P_ij)^2 per image, averaged over the batch.
+
+    The content term of ``loss.content_normalization=gatys``; the sum makes it grow with the
+    image's size (N M elements), unlike the mean of :func:`content_loss`.
+
+    Shape:
+        features, target: (B, C, H, W).
+    """
+    diff = (features.float() - target.float()) ** 2
+    return diff.flatten(1).sum(dim=1).mean() / 2
 
 
 def content_loss(features: Tensor, target: Tensor, relative: bool = False) -> Tensor:
@@ -86,6 +102,10 @@ def style_distance(statistic: Tensor, target: Tensor, normalization: str = "elem
       M positions. Deviation: each Gram is divided by its own M, which equals their form when
       both images have the same size and stays meaningful when they do not. Compared with
       ``"elements"`` it weights a layer by C^2 / 4, so deep (wide) layers dominate.
+    - ``"magenta"``: E = ||S - A||^2, the sum. For S = F F^T / (N M) this is Magenta's
+      (Dumoulin et al. 2017, ``learning.py``) E = mean_ij (G_hw(y) - G_hw(s))_ij^2 with their
+      Gram G_hw = F F^T / M = N S: the mean over N^2 entries of N^2 times our squares. It
+      weights a layer by C^2 against ``"elements"``, 4 times ``"gatys"``.
     - ``"frobenius"``: E = ||S / ||S||_F - A / ||A||_F||^2, scale free: invariant to the image
       size and to the magnitude of a layer's activations, so every layer counts alike.
     - ``"target"``: E = mean((S - A)^2) / mean(A^2), the error relative to the target's own
@@ -100,8 +120,9 @@ def style_distance(statistic: Tensor, target: Tensor, normalization: str = "elem
     """
     if normalization == "elements":
         return torch.mean((statistic - target) ** 2)
-    if normalization == "gatys":
-        return ((statistic - target) ** 2).flatten(1).sum(dim=1).mean() / 4
+    if normalization in ("gatys", "magenta"):
+        summed = ((statistic - target) ** 2).flatten(1).sum(dim=1).mean()
+        return summed / 4 if normalization == "gatys" else summed
     if normalization == "frobenius":
         return ((_unit(statistic) - _unit(target)) ** 2).sum(dim=1).mean()
     if normalization == "target":
@@ -158,6 +179,26 @@ def relative_total_variation(image: Tensor, reference: Tensor, p: int = 2) -> Te
     """
     reference_tv = _total_variation_per_image(reference, p).clamp_min(TV_EPS)
     return (_total_variation_per_image(image, p) / reference_tv).mean()
+
+
+def johnson_total_variation(image: Tensor) -> Tensor:
+    """The total variation of Johnson et al.'s ``TotalVariation.lua``, summed over the batch:
+
+        TV(y) = 1/2 sum_{b, c, i < H-1, j < W-1} (y[i, j+1] - y[i, j])^2 + (y[i+1, j] - y[i, j])^2
+
+    Their module only has a backward pass, whose gradient is that of this sum (so the last row's
+    horizontal and the last column's vertical differences are left out). It acts on their
+    network's output, Caffe-preprocessed 0-255 pixels: on [0, 1] pixels it is 255^2 times
+    smaller, which ``loss=johnson2016`` folds into its weight (their 1e-6 -> 1e-6 * 255^2).
+
+    Shape:
+        image: (B, C, H, W) with H, W >= 2.
+    """
+    image = image.float()
+    corner = image[:, :, :-1, :-1]
+    dx = image[:, :, :-1, 1:] - corner
+    dy = image[:, :, 1:, :-1] - corner
+    return (dx**2 + dy**2).sum() / 2
 
 
 def _total_variation_per_image(image: Tensor, p: int) -> Tensor:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -13,10 +12,13 @@ from fastnst.color import luminance, match_luminance
 from fastnst.errors import FastNSTError
 from fastnst.losses.functional import (
     CONTENT_FEATURES,
+    CONTENT_NORMALIZATIONS,
     NORMALIZATIONS,
     TV_NORMALIZATIONS,
     combine_layers,
     content_loss,
+    half_squared_error,
+    johnson_total_variation,
     relative_total_variation,
     total_variation,
 )
@@ -27,7 +29,6 @@ from fastnst.losses.statistics import (
     normalized_content_loss,
 )
 from fastnst.losses.style import StyleLoss
-from fastnst.vgg import VGGFeatures
 
 
 def _grey(image: Tensor) -> Tensor:
@@ -68,17 +69,23 @@ class PerceptualLoss(nn.Module):
             (Park & Lee 2019, :func:`~fastnst.losses.statistics.normalized_content_loss`), so
             each channel's mean and spread are left to the style term and, with a random VGG,
             a blur costs the content term as much as a change of colour.
+        content_normalization: ``"elements"``: the mean (Johnson et al. 2016) or
+            ``"gatys"``: 1/2 the sum per image (Gatys et al. 2016, eq. 1,
+            :func:`~fastnst.losses.functional.half_squared_error`).
         style_weight: w_s.
         tv_weight: w_tv.
         tv_p: 2 for squared total variation, 1 for L1 (:func:`total_variation`).
         tv_normalization: ``"absolute"``: TV(y) as it is (Johnson et al. 2016). ``"content"``:
             TV(y) / TV(x), relative to the content photo's own variation, per image, batch
             mean (:func:`relative_total_variation`); the one to pair with ``"target"``.
+            ``"johnson"``: their ``TotalVariation.lua``, a sum over the batch
+            (:func:`~fastnst.losses.functional.johnson_total_variation`; ``tv_p`` unused).
         style_statistic: ``"gram"`` (Gatys et al. 2016), ``"gradient_gram"`` (Gram of the
             activations and their finite differences) or ``"mean_std"`` (per-channel mean and
             std, Huang & Belongie 2017); see :mod:`fastnst.losses.statistics`.
         style_normalization: ``"elements"`` (mean), ``"gatys"`` (1 / (4 N^2 M^2) sum form),
-            ``"frobenius"`` (unit-norm statistics) or ``"target"`` (relative to the painting's
+            ``"magenta"`` (Grams / (H W) compared by their mean), ``"frobenius"`` (unit-norm
+            statistics) or ``"target"`` (relative to the painting's
             own mean square; it also makes the content term relative to the photo's, see
             above); see ``style_distance``.
         activation_shift: s in G = (F + s)(F + s)^T (Novak & Nikulin 2016 use s = -1).
@@ -109,6 +116,7 @@ class PerceptualLoss(nn.Module):
         *,
         content_weight: float = 1.0,
         content_features: str = "raw",
+        content_normalization: str = "elements",
         style_weight: float = 1e5,
         tv_weight: float = 0.0,
         tv_p: int = 2,
@@ -124,7 +132,13 @@ class PerceptualLoss(nn.Module):
         _check_options(style_statistic, style_normalization, correlation_chain, log_alpha, tv_p)
         if tv_normalization not in TV_NORMALIZATIONS:
             raise FastNSTError(
-                f"unknown loss.tv_normalization {tv_normalization!r}; use absolute or content"
+                f"unknown loss.tv_normalization {tv_normalization!r}; use one of "
+                f"{TV_NORMALIZATIONS}"
+            )
+        if content_normalization not in CONTENT_NORMALIZATIONS:
+            raise FastNSTError(
+                f"unknown loss.content_normalization {content_normalization!r}; use elements or "
+                "gatys"
             )
         if content_features not in CONTENT_FEATURES:
             raise FastNSTError(
@@ -151,6 +165,7 @@ class PerceptualLoss(nn.Module):
         )
         self.content_weight = content_weight
         self.content_features = content_features
+        self.content_normalization = content_normalization
         self.style_weight = style_weight
         self.tv_weight = tv_weight
         self.tv_p = tv_p
@@ -162,6 +177,8 @@ class PerceptualLoss(nn.Module):
     def _content_term(self, features: Tensor, target: Tensor) -> Tensor:
         if self.content_features == "normalized":
             return normalized_content_loss(features, target)
+        if self.content_normalization == "gatys":
+            return half_squared_error(features, target)
         return content_loss(features, target, self.relative_content)
 
     @torch.no_grad()
@@ -201,6 +218,8 @@ class PerceptualLoss(nn.Module):
         """
         if self.tv_normalization == "content":
             tv = relative_total_variation(output, content, self.tv_p)
+        elif self.tv_normalization == "johnson":
+            tv = johnson_total_variation(output)
         else:
             tv = total_variation(output, self.tv_p)
         if self.luminance_only:
@@ -243,36 +262,3 @@ def _check_options(
         raise FastNSTError(f"loss.log_alpha must be > 1 (or null for a plain sum), got {log_alpha}")
     if tv_p not in (1, 2):
         raise FastNSTError(f"loss.tv_p must be 1 (L1) or 2 (squared), got {tv_p}")
-
-
-def vgg_perceptual_loss(
-    *,
-    arch: str,
-    content_layers: Mapping[str, float],
-    style_layers: Mapping[str, float],
-    weights: str = "imagenet",
-    input_norm: str = "auto",
-    pooling: str = "max",
-    seed: int = 0,
-    style_weight: float = 1e5,
-    style_weight_scale: float = 1.0,
-    **loss_kwargs: Any,
-) -> PerceptualLoss:
-    """A :class:`PerceptualLoss` over a VGG cut after the deepest layer it needs.
-
-    ``loss=johnson``: VGG16, content relu2_2, style relu1_2, relu2_2, relu3_3, relu4_3 (Johnson
-    et al. 2016). ``loss=gatys``: VGG19, content relu4_2, style relu1_1 ... relu5_1 (Gatys et al.
-    2016). The other files of ``configs/loss/`` are variants of these. ``loss_kwargs`` are the
-    keyword options of :class:`PerceptualLoss`; its style weight is ``style_weight *
-    style_weight_scale``, so a variant whose E_l has another scale (another normalization or
-    statistic) keeps using the painting's ``style.weight``. ``weights``, ``input_norm``,
-    ``pooling`` and ``seed`` are those of :class:`~fastnst.vgg.VGGFeatures` (``vgg.*``).
-    """
-    encoder = VGGFeatures(
-        arch, [*content_layers, *style_layers], weights=weights, input_norm=input_norm,
-        pooling=pooling, seed=seed,
-    )  # fmt: skip
-    return PerceptualLoss(
-        encoder, content_layers, style_layers, style_weight=style_weight * style_weight_scale,
-        **loss_kwargs,
-    )  # fmt: skip

@@ -108,6 +108,12 @@ class TransformerNet(nn.Module):
             ``"tanh"``, Johnson's scaled tanh mapped to [0, 1]: (1 + tanh(x)) / 2.
         num_styles: S, paintings held by the network through conditional instance norms
             (Dumoulin et al. 2017); 1 is the plain single-style network.
+        pixel_range: r, the pixel scale the layers work in: the input enters as r x and the
+            last convolution's output is divided by r before the head, y = head(net(r x) / r).
+            255 is the parameterization of pytorch/examples ``fast_neural_style`` (0-255 in and
+            out, no head): with the same parameters our network computes their function on
+            [0, 1] pixels, and Adam trains it alike. 1 (the default, fastnst <= 0.3) is
+            recorded nowhere, so older checkpoints load unchanged.
     """
 
     arch = "johnson"
@@ -115,7 +121,7 @@ class TransformerNet(nn.Module):
     def __init__(
         self, width: int = 32, num_residual_blocks: int = 5, head: str = "none",
         num_styles: int = 1, *, encoder: Sequence[int] | None = None,
-        decoder: Sequence[int] | None = None, separable: bool = False,
+        decoder: Sequence[int] | None = None, separable: bool = False, pixel_range: float = 1.0,
     ) -> None:  # fmt: skip
         super().__init__()
         if head not in HEADS:
@@ -132,7 +138,11 @@ class TransformerNet(nn.Module):
         self.config.update({key: value for key, value in lean.items() if value})
         if num_styles > 1:
             self.config["num_styles"] = num_styles
-        self.head, self.num_styles = head, num_styles
+        if pixel_range <= 0:
+            raise FastNSTError(f"model.pixel_range must be positive, got {pixel_range}")
+        if pixel_range != 1:
+            self.config["pixel_range"] = float(pixel_range)
+        self.head, self.num_styles, self.pixel_range = head, num_styles, float(pixel_range)
         s = num_styles
         self.net = nn.Sequential(
             ConvLayer(3, e[0], 9, num_styles=s),
@@ -158,10 +168,12 @@ class TransformerNet(nn.Module):
         if pad_h or pad_w:
             mode = "reflect" if pad_h < h and pad_w < w else "replicate"
             x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
-        y = x
+        y = x * self.pixel_range if self.pixel_range != 1 else x
         for layer in self.net:
             y = layer(y, weights)
         y = y[..., :h, :w]
+        if self.pixel_range != 1:
+            y = y / self.pixel_range
         if self.head == "sigmoid":
             return torch.sigmoid(y)
         if self.head == "tanh":

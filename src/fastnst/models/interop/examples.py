@@ -7,7 +7,9 @@ in [0, 255] instead of [0, 1]. The range is folded into the weights exactly: the
 convolution sees x_255 = 255 x, so its weight is multiplied by 255; the last one outputs
 y_255 = 255 y, so its weight and bias are divided by 255. Older files also hold instance norms'
 ``running_mean`` / ``running_var`` (and ``num_batches_tracked``), which their code deletes before
-loading because it never uses them; so do we.
+loading because it never uses them; so do we. With ``pixel_range=255`` nothing is folded: the
+parameters stay exactly theirs and ``TransformerNet(pixel_range=255)`` does the scaling
+(``loss=examples`` trains that network).
 """
 
 from __future__ import annotations
@@ -44,9 +46,12 @@ def is_examples_state_dict(obj: Any) -> bool:
 
 
 def from_examples_state_dict(
-    state: dict[str, Tensor], path: str | Path = "<state dict>"
+    state: dict[str, Tensor], path: str | Path = "<state dict>", *, pixel_range: float = 1.0
 ) -> TransformerNet:
     """Our ``TransformerNet`` (in eval mode) computing the same function on [0, 1] pixels.
+
+    ``pixel_range=255`` keeps their parameters as they are (a network that scales its input
+    and output); 1 folds the 0-255 range into the first and last convolutions.
 
     Raises:
         FastNSTError: The state dict (read from ``path``) is not of that architecture.
@@ -59,10 +64,13 @@ def from_examples_state_dict(
         if prefix not in _PREFIXES:
             raise FastNSTError(f"{path}: unexpected key {key!r} for a pytorch/examples model")
         ours[f"{_PREFIXES[prefix]}.{param}"] = value.float()
-    ours["net.0.1.weight"] = ours["net.0.1.weight"] * 255
-    ours["net.10.1.weight"] = ours["net.10.1.weight"] / 255
-    ours["net.10.1.bias"] = ours["net.10.1.bias"] / 255
-    model = TransformerNet(width=32, num_residual_blocks=5, head="none")
+    if pixel_range == 1:
+        ours["net.0.1.weight"] = ours["net.0.1.weight"] * 255
+        ours["net.10.1.weight"] = ours["net.10.1.weight"] / 255
+        ours["net.10.1.bias"] = ours["net.10.1.bias"] / 255
+    elif pixel_range != 255:
+        raise FastNSTError(f"{path}: pixel_range must be 1 or 255, got {pixel_range}")
+    model = TransformerNet(width=32, num_residual_blocks=5, head="none", pixel_range=pixel_range)
     try:
         model.load_state_dict(ours)
     except RuntimeError as err:
