@@ -213,7 +213,10 @@ def _parse(layers: list[_Layer], path: Path, median_filter: int) -> Johnson2016N
         walk.i += 1
         inner = _Walk(layer.body, path, f"the end of residual block {layer.where}")
         inner.params = walk.params  # one list, in forward order
-        inner.conv(3, 1, 0), inner.norm_relu(), inner.conv(3, 1, 0), inner.norm_relu(relu=False)
+        inner.conv(3, 1, 0)
+        inner.norm_relu()
+        inner.conv(3, 1, 0)
+        inner.norm_relu(relu=False)
         if inner.peek() is not None or layer.shave != 2:
             raise FastNSTError(f"{path}: residual block {layer.where} is not their two-conv "
                                f"block with a 2 px ShaveImage; {FORMAT}")  # fmt: skip
