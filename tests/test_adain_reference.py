@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 from adain_equivalence import compare_adain, published_weights
+from conftest import write_images
 from hydra import compose, initialize_config_dir
 from pytorch_adain import Net, make_decoder, make_vgg, style_transfer
 from torch import Tensor, nn
 
+from fastnst.app.train import train
 from fastnst.errors import FastNSTError
 from fastnst.losses.adain import AdaINLoss
 from fastnst.models import build_model
@@ -229,3 +231,22 @@ def test_equivalence_rows_for_the_script() -> None:
     assert [r["term"] for r in rows] == ["content", "style_relu1_1", "style_relu2_1",
                                          "style_relu3_1", "style_relu4_1", "total"]  # fmt: skip
     assert all(abs(r["ratio"] - 1) < TOL and r["cosine"] >= 0.99999 for r in rows), rows
+
+
+def test_the_recipe_trains_on_their_encoder_file(make_cfg, published: Path, tmp_path: Path) -> None:
+    paintings = tmp_path / "paintings"
+    write_images(paintings, 4, size=(40, 48), seed=3)
+    weights = published / "vgg_normalised.pth"
+    cfg = make_cfg(
+        "model=adain_reference", "loss=adain_paper", "data=pairs", f"data.style_root={paintings}",
+        "data.val_styles=2", f"vgg.weights={weights}", "trainer.max_steps=2",
+    )  # fmt: skip
+    assert train(cfg)["train/total"] > 0
+    loaded = load_style_checkpoint(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
+    assert loaded.model.config == {"eps": 1e-5, "encoder": "vgg_normalised", "unbiased": True}
+    vgg, decoder = reference(published)  # their encoder file; our trained decoder, in their net
+    decoder.load_state_dict(loaded.model.decoder.state_dict())
+    content, style = torch.rand(1, 3, 27, 40), torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        theirs = style_transfer(vgg, decoder, content, style)[..., :27, :40]
+        assert rel(loaded.model(content, style), theirs) < TOL
