@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pretrained_fixtures import (  # noqa: F401 - the fixtures server and fresh_
     fresh_cache_fixture,
     saved_models_zip,
     server_fixture,
+    sha256,
     single,
     write_catalog,
 )
@@ -132,6 +134,22 @@ def test_a_research_only_torch7_model_after_accepting_its_licence(server, fresh_
     assert Stylizer.from_pretrained("johnson_udnie", device="cpu").styles == ["udnie"]
 
 
+def test_an_onnx_zoo_file_with_its_published_hash_runs_at_any_size(server, fresh_cache, tmp_path):
+    from test_interop_onnx_zoo import zoo_file  # skips without onnx / onnxruntime
+
+    reference = zoo_file(tmp_path / "rain-princess-9.onnx")
+    data = (tmp_path / "rain-princess-9.onnx").read_bytes()
+    server.files["/zoo/rain-princess-9.onnx"] = data
+    pin = {"sha256": sha256(data), "size": len(data), "hash_source": "the test's own file"}
+    write_catalog(tmp_path / "catalog.json", server.url,
+                  {"onnx_zoo/rain-princess-9.onnx": {"url": "/zoo/rain-princess-9.onnx", **pin}},
+                  single("onnx_rain_princess", "onnx_zoo/rain-princess-9.onnx"))  # fmt: skip
+    x = torch.rand(1, 3, 36, 52)  # not the file's fixed 224 x 224 (a multiple of 4, as theirs)
+    stylizer = Stylizer.from_pretrained("onnx_rain_princess", device="cpu", backend="torch")
+    with torch.no_grad():
+        assert (stylizer(x) - (reference(x * 255) / 255).clamp(0, 1)).abs().max() < 1e-4
+
+
 def test_adain_files_land_in_one_folder_and_take_a_painting(server, fresh_cache, tmp_path):
     files = adain_files(tmp_path)
     for name, data in files.items():
@@ -156,8 +174,38 @@ def test_magenta_is_converted_once_or_names_its_extra(server, fresh_cache, tmp_p
                              "format": "TensorFlow .ckpt", "license": "open",
                              "downloads": ["mg/monet.ckpt"], "file": "mg/monet.fastnst.ckpt",
                              "convert": "magenta", "num_styles": 3}})  # fmt: skip
-    monkeypatch.setitem(sys.modules, "tensorflow", None)  # import tensorflow -> ImportError
+    fake = tmp_path / "site" / "tensorflow"  # shadows a real TensorFlow in the reader's child
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('No module named tensorflow')\n")
+    monkeypatch.setenv("PYTHONPATH", str(fake.parent))
     with pytest.raises(FastNSTError, match=r'needs TensorFlow: pip install "fastnst\[magenta\]"'):
         Stylizer.from_pretrained("monet", device="cpu", style="style_01")
     assert (fresh_cache / "mg/monet.ckpt").is_file()  # fetched once; converted once TF is there
     assert not (fresh_cache / "mg/monet.fastnst.ckpt").exists()
+
+
+@pytest.mark.slow  # TensorFlow starts twice in child processes: about a minute
+def test_magenta_is_fetched_and_converted_once(server, fresh_cache, tmp_path):
+    if importlib.util.find_spec("tensorflow") is None:  # never imported here: see
+        pytest.skip("TensorFlow is not installed")  # tests/test_interop_magenta.py
+    code = "import sys; from test_interop_magenta import *; write_tensorflow_reference(sys.argv[1])"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    child = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env,
+                           capture_output=True, text=True)  # fmt: skip
+    assert child.returncode == 0, child.stderr[-2000:]
+    server.files["/monet.ckpt"] = (tmp_path / "monet.ckpt").read_bytes()
+    write_catalog(tmp_path / "catalog.json", server.url, {"mg/monet.ckpt": {"url": "/monet.ckpt"}},
+                  {"monet": {"title": "Monet", "kind": "multi", "reference": "test",
+                             "format": "TensorFlow .ckpt", "license": "open",
+                             "downloads": ["mg/monet.ckpt"], "file": "mg/monet.fastnst.ckpt",
+                             "convert": "magenta", "num_styles": 3}})  # fmt: skip
+    stylizer = Stylizer.from_pretrained("monet", device="cpu", style="style_01")
+    converted = fresh_cache / "mg/monet.fastnst.ckpt"
+    stamp = converted.stat().st_mtime_ns
+    x = torch.rand(1, 3, 32, 40)
+    direct = load_style_checkpoint(converted)
+    assert direct.styles == ["style_00", "style_01", "style_02"]
+    expected = Stylizer(direct.model, device="cpu", style="style_01", styles=direct.styles)(x)
+    assert torch.equal(stylizer(x), expected)
+    Stylizer.from_pretrained("monet", device="cpu", style="style_02")
+    assert converted.stat().st_mtime_ns == stamp and server.hits["/monet.ckpt"] == 1
