@@ -250,7 +250,7 @@ def _ensure_converted(model: CatalogModel, source: Path, root: Path, manifest: M
     except ImportError as err:
         raise FastNSTError(
             f"{model.name} needs fastnst[magenta] to convert Magenta's TensorFlow checkpoint "
-            f"once: pip install 'fastnst[magenta]' ({err})"
+            f'once: pip install "fastnst[magenta]" ({err})'
         ) from err
     convert_magenta_checkpoint(source, dest, overwrite=True)  # TensorFlow: FastNSTError
     manifest.put(str(model.file), None, pinned=False)
