@@ -109,7 +109,7 @@ class VGGNormalisedEncoder(nn.Module):
     ``train.py``/``test.py`` cut it, so its state-dict keys are theirs (``0.weight``,
     ``2.weight``, ``5.weight``, ``9.weight`` ...). The weights are parameters with
     ``requires_grad=False``, stored in the checkpoint as those of
-    :class:`~fastnst.models.adain.VGG19Encoder`; ``train()`` keeps eval mode.
+    :class:`VGG19Encoder`; ``train()`` keeps eval mode.
     """
 
     # padding AdaINNet gives inputs: none but to 9 px, where relu4_1 is 2 px (ceil(9 / 8)), the
