@@ -68,9 +68,10 @@ def test_cli_lists_fetches_and_stylizes_with_a_name(candy, tmp_path, capsys):
     main(["models"])
     assert [line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:3]] == ["yes", "-"]
     out = tmp_path / "out.png"
-    main(["stylize", str(photo), "--model", "candy", "-o", str(out), "--device", "cpu"])
+    fp32 = ["--device", "cpu", "--precision", "fp32"]  # auto may pick bf16: not comparable
+    main(["stylize", str(photo), "--model", "candy", "-o", str(out), *fp32])
     assert_image_close(out, expected(candy, photo))
-    main(["stylize", "candy", str(photo), "-o", str(tmp_path / "b.png"), "--device", "cpu"])
+    main(["stylize", "candy", str(photo), "-o", str(tmp_path / "b.png"), *fp32])
     assert_image_close(tmp_path / "b.png", expected(candy, photo))
 
 
@@ -101,7 +102,7 @@ def test_api_and_stylize_py_take_a_name(candy, tmp_path):
     out = tmp_path / "hydra.png"
     result = subprocess.run(
         [sys.executable, str(REPO / "stylize.py"), "ckpt=candy", f"input={photo}",
-         f"output={out}", "device=cpu"],
+         f"output={out}", "device=cpu", "precision=fp32"],
         capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -126,7 +127,7 @@ def test_a_research_only_torch7_model_after_accepting_its_licence(server, fresh_
     photo = write_images(tmp_path / "in", 1, size=(44, 36))[0]
     out = tmp_path / "out.png"
     main(["stylize", str(photo), "--model", "johnson_udnie", "-o", str(out), "--device", "cpu",
-          "--accept-license"])  # fmt: skip
+          "--precision", "fp32", "--accept-license"])  # fmt: skip
     x = torch.from_numpy(np.array(Image.open(photo))).permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():  # the local file, loaded directly (tests/test_interop_torch7.py)
         reference = load_style_checkpoint(tmp_path / "udnie.t7").model(x).clamp(0, 1) * 255
