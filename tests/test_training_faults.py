@@ -133,10 +133,10 @@ def test_signal_saves_the_current_step_and_resume_continues_there(
         f"continue with ckpt_path={interrupted}"
     )
     assert "Traceback" not in stderr + (tmp_path / "stdout.txt").read_text()
-    steps, end = count_steps(monkeypatch), step + 2 - step % 2  # a step with a checkpoint
-    train(make_cfg(f"ckpt_path={interrupted}", f"trainer.max_steps={end}", *QUIET))
-    assert len(steps) == end - step  # resumed at `step`, not from scratch
-    assert load_style_checkpoint(checkpoints / "last.ckpt").global_step == end
+    steps = count_steps(monkeypatch)
+    train(make_cfg(f"ckpt_path={interrupted}", f"trainer.max_steps={step + 3}", *QUIET))
+    assert len(steps) == 3  # resumed at `step`, not from scratch
+    assert load_style_checkpoint(checkpoints / "last.ckpt").global_step == step + 3
 
 
 def test_a_kill_during_a_checkpoint_write_leaves_the_previous_one_loadable(
@@ -152,9 +152,10 @@ def test_a_kill_during_a_checkpoint_write_leaves_the_previous_one_loadable(
     assert list(checkpoints.glob(".last.*.tmp.ckpt"))  # the kill came mid-write
     assert load_style_checkpoint(checkpoints / "last.ckpt").global_step == 2
     steps = count_steps(monkeypatch)
-    train(make_cfg(f"ckpt_path={checkpoints / 'last.ckpt'}", "trainer.max_steps=4", *QUIET))
-    assert len(steps) == 2
-    assert load_style_checkpoint(checkpoints / "last.ckpt").global_step == 4
+    train(make_cfg(f"ckpt_path={checkpoints / 'last.ckpt'}", "trainer.max_steps=5", *QUIET))
+    assert len(steps) == 3
+    # periodic at 4, then LastAtEnd at 5 (Lightning alone would leave last.ckpt at step 4)
+    assert load_style_checkpoint(checkpoints / "last.ckpt").global_step == 5
 
 
 def test_a_full_disk_stops_in_one_line_and_keeps_the_last_checkpoint(
@@ -210,3 +211,24 @@ def test_a_nan_loss_stops_before_the_weights_change(
     for name, value in saved.items():  # step 3 changed nothing
         assert torch.equal(weights[name], value), name
         assert torch.isfinite(value).all(), name
+
+
+@pytest.mark.slow  # a real small filesystem: root only (mount), about 30 s
+def test_a_really_full_disk_stops_in_one_line(launch, tmp_path: Path) -> None:
+    disk = tmp_path / "run"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=30m", "tmpfs", str(disk)])
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a 30 MB tmpfs here (needs root)")
+    try:  # a checkpoint is 20 MB: the second write cannot fit
+        process = launch("trainer.max_steps=100")
+        assert process.wait(timeout=600) == 1
+        checkpoints = disk / "checkpoints"
+        last_line = (tmp_path / "stderr.txt").read_text().strip().splitlines()[-1]
+        assert last_line.startswith(f"error: cannot write checkpoint {checkpoints}")
+        assert "no space left on device" in last_line
+        kept = last_line.split("last good checkpoint ")[1].split(" (step")[0]
+        assert load_style_checkpoint(kept).global_step == 2
+        assert not list(checkpoints.glob(".*.tmp.ckpt"))
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)

@@ -1,4 +1,5 @@
-"""Training callbacks of our own: checkpoints at wall-clock marks, for quality-vs-time curves."""
+"""Training callbacks of our own: checkpoints at wall-clock marks, for quality-vs-time curves;
+``last.ckpt`` at the final step."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+from fastnst.training.faults import AtomicCheckpointIO
 
 log = logging.getLogger(__name__)
 
@@ -53,3 +57,27 @@ class ElapsedCheckpoints(pl.Callback):
             log.info("saved %s at step %d (%.1f min)", path, trainer.global_step, elapsed)
         if self.stop_after_last and len(self.saved) == len(self.marks):
             trainer.should_stop = True
+
+
+class LastAtEnd(pl.Callback):
+    """When ``fit`` ends, ``last.ckpt`` (of the ModelCheckpoint with ``save_last``) holds the
+    final step.
+
+    Lightning's ModelCheckpoint (2.6) refreshes ``last.ckpt`` at the end of training only when it
+    saved nothing during the run, so with ``trainer.max_steps`` not a multiple of
+    ``every_n_train_steps`` the steps after the last periodic checkpoint were in no file. Not
+    rewritten when the last write (:class:`~fastnst.training.faults.AtomicCheckpointIO`, on
+    rank 0, which writes) was that file at that step already.
+    """
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        checkpoints = trainer.checkpoint_callback
+        if not isinstance(checkpoints, ModelCheckpoint) or not checkpoints.save_last:
+            return
+        path = Path(checkpoints.last_model_path or Path(str(checkpoints.dirpath)) / "last.ckpt")
+        io, step = trainer.strategy.checkpoint_io, trainer.global_step
+        written = isinstance(io, AtomicCheckpointIO) and io.last_saved == (path, step)
+        if trainer.strategy.broadcast(written, src=0):  # rank 0 writes: its answer holds for all
+            return
+        trainer.save_checkpoint(path, weights_only=False)
+        log.info("saved %s at the final step %d", path, trainer.global_step)
