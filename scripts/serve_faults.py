@@ -211,18 +211,21 @@ def rss(pid: int) -> int:
     return 0
 
 
-def memory(port: int, pid: int, count: int) -> tuple[float, str]:
-    """RSS growth in MB over ``count`` stylize requests, after 20 to warm up."""
+def memory(port: int, pid: int, count: int) -> tuple[float, bool, str]:
+    """RSS growth in MB over ``count`` stylize requests, after 20 to warm up; 20 strengths in
+    turn, every other answer JPEG, so the server's caches of stylizers fill and evict."""
     with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=30) as http:
         statuses = Counter()
         for index in range(20 + count):
             if index == 20:
                 before = rss(pid)
-            response = http.post("/api/stylize", params={"model": MODEL}, content=photo(),
+            params = {"model": MODEL, "strength": f"{index % 20 / 20:.2f}",
+                      "format": "jpeg" if index % 2 else "png"}  # fmt: skip
+            response = http.post("/api/stylize", params=params, content=photo(),
                                  headers={"Content-Type": "image/png"})  # fmt: skip
             statuses[response.status_code] += 1
-    growth = (rss(pid) - before) / 1e6
-    return growth, f"{before / 1e6:.0f} MB -> {rss(pid) / 1e6:.0f} MB; statuses {dict(statuses)}"
+    growth, answered = (rss(pid) - before) / 1e6, set(statuses) == {200}
+    return growth, answered, f"{before / 1e6:.0f} -> {rss(pid) / 1e6:.0f} MB; {dict(statuses)}"
 
 
 def run_cases(port: int, process: subprocess.Popen, args: argparse.Namespace) -> list[dict]:
@@ -267,18 +270,20 @@ def run_cases(port: int, process: subprocess.Popen, args: argparse.Namespace) ->
     add("bad option", "400", exchange(port, request(
         "POST", f"/api/stylize?model={MODEL}&strength=abc",
         {"Content-Type": "image/png", "Content-Length": str(len(image))}, image)))
+    started = time.monotonic()
     counts, bare = asyncio.run(load(port, args.clients, args.requests,
                                     max(5.0, deadline - time.monotonic())))  # fmt: skip
+    seconds = time.monotonic() - started
     fine = set(counts) <= {"200", "503", "415 (bad upload)"} and counts["200"] > 0 and not bare
     add(f"{args.clients} clients x {args.requests} requests", "200/503+Retry-After/415",
         ", ".join(f"{k} x{v}" for k, v in sorted(counts.items())),
-        f"{bare} 503s without Retry-After", fine)
+        f"{bare} 503s without Retry-After; {seconds:.1f} s", fine)
     ok = exchange(port, request("GET", "/api/config", {})) == "200"
     styled = exchange(port, stylize_request("image/png", image))
     add("answering afterwards", "200", styled if ok else "config failed")
-    growth, detail = memory(port, process.pid, args.memory_requests)
-    add(f"RSS growth over {args.memory_requests} requests", "<= 50 MB", f"{growth:.1f} MB",
-        detail, growth <= 50)
+    growth, answered, detail = memory(port, process.pid, args.memory_requests)
+    add(f"RSS growth over {args.memory_requests} requests", "<= 50 MB, all 200",
+        f"{growth:.1f} MB", detail, growth <= 50 and answered)
     add("server process", "running", "running" if process.poll() is None else "exited")
     return rows
 

@@ -17,8 +17,9 @@ from test_demo_api import photo_bytes, save_checkpoint, tiny_model
 from test_multistyle import NAMES, multi_model
 
 from fastnst.app import commands
+from fastnst.app.builders import arbitrary_losses
 from fastnst.app.overrides import check_overrides, root_keys
-from fastnst.app.solver_runs import arbitrary_losses, run_compare, run_optimize
+from fastnst.app.solver_runs import run_compare, run_optimize
 from fastnst.errors import FastNSTError
 from fastnst.inference import Stylizer
 from fastnst.inference.command import run
@@ -107,18 +108,26 @@ def test_overrides_hydra_handles_are_left_to_hydra() -> None:
     assert "style" in root_keys("stylize") and "loss" not in root_keys("stylize")
 
 
-def test_the_solver_refuses_the_adain_loss_in_one_line(
-    files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("main", "argv"),
+    [("optimize_main", ["optimize.py", "content=PHOTO", "iterations=1"]),
+     ("train_main", ["train.py", "data.root=FOLDER", "trainer.max_steps=1"])],
+)  # fmt: skip
+def test_a_per_style_run_refuses_the_adain_loss_in_one_line(
+    files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, main: str, argv: list[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    message = main_exit(monkeypatch, commands.optimize_main, [
-        "optimize.py", "loss=adain", f"content={files['photo']}",
-        f"style.image={files['painting']}", "vgg.weights=random", "iterations=1",
-        f"hydra.run.dir={tmp_path}",
-    ])  # fmt: skip
+    folder = str(files["photo"].parent)
+    argv = [word.replace("PHOTO", str(files["photo"])).replace("FOLDER", folder) for word in argv]
+    argv += ["loss=adain", f"style.image={files['painting']}", "vgg.weights=random",
+             f"hydra.run.dir={tmp_path}"]  # fmt: skip
+    message = main_exit(monkeypatch, getattr(commands, main), argv)
     assert "loss=adain trains arbitrary-style networks" in message
     assert "loss=gatys or loss=johnson" in message and "adain" in arbitrary_losses()
     assert "johnson" not in arbitrary_losses() and not (tmp_path / "losses.json").exists()
+
+
+def test_the_solver_refuses_the_adain_loss_without_hydra(files, tmp_path: Path) -> None:
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose("optimize", [f"content={files['photo']}", "loss=adain",
                                    f"paths.output_dir={tmp_path}"])  # fmt: skip

@@ -18,8 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
-from fastnst.app.builders import style_from_config
-from fastnst.app.solver_runs import check_solver_loss
+from fastnst.app.builders import check_per_style_loss, style_from_config
 from fastnst.color import transfer_luminance
 from fastnst.errors import FastNSTError
 from fastnst.io.atomic import atomic_path, write_json
@@ -102,7 +101,7 @@ def grid(tiles: dict[str, Image.Image], columns: int, height: int) -> Image.Imag
 
 def run_ablation(cfg: DictConfig) -> None:
     """Run every variant of ``cfg.variants`` and write the grid and the tables."""
-    check_solver_loss(cfg)
+    check_per_style_loss(cfg)
     outputs = [
         Path(cfg.output),
         Path(cfg.table).with_suffix(".md"),

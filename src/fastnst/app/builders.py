@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
-from hydra.utils import instantiate
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch import Tensor, nn
 
 from fastnst.errors import FastNSTError
 from fastnst.losses import PerceptualLoss
+from fastnst.losses.adain import AdaINLoss
 from fastnst.styles import load_style
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -96,13 +99,63 @@ def build_temporal(cfg: DictConfig) -> nn.Module | None:
         raise FastNSTError(f"cannot build the temporal loss ({reason}); fix temporal.*") from err
 
 
+ARBITRARY_LOSS = f"{AdaINLoss.__module__}.{AdaINLoss.__qualname__}"
+
+
+def _is_arbitrary_loss(target: Any) -> bool:
+    try:
+        found = get_object(target) if isinstance(target, str) else None
+    except Exception:  # noqa: BLE001 - instantiate() reports a target that does not import
+        return False
+    return isinstance(found, type) and issubclass(found, AdaINLoss)
+
+
+def arbitrary_losses() -> list[str]:
+    """The shipped ``loss=`` options of arbitrary-style training: those naming the AdaIN loss,
+    and those inheriting one (read as text: nothing is imported)."""
+    folder = files("fastnst.configs").joinpath("loss")
+    configs = {
+        path.name.removesuffix(".yaml"): OmegaConf.create(path.read_text())
+        for path in folder.iterdir() if path.name.endswith(".yaml")
+    }  # fmt: skip
+    found = {name for name, cfg in configs.items() if ARBITRARY_LOSS in str(cfg)}
+    for name, cfg in configs.items():
+        if any(str(parent) in found for parent in cfg.get("defaults", [])):
+            found.add(name)
+    return sorted(found)
+
+
+def _loss_choice(cfg: DictConfig) -> str:
+    """``loss=NAME`` as the command line chose it, else the loss's class name."""
+    if HydraConfig.initialized() and HydraConfig.get().runtime.choices.get("loss"):
+        return f"loss={HydraConfig.get().runtime.choices['loss']}"
+    return f"the loss {str(cfg.loss._target_).rsplit('.', 1)[-1]}"
+
+
+def check_per_style_loss(cfg: DictConfig) -> None:
+    """A one-line FastNSTError for a loss with no style target of its own.
+
+    The AdaIN loss (``loss=adain``) compares a network's output with a target the network
+    itself makes from a painting (Huang & Belongie 2017): it trains arbitrary-style networks,
+    and neither a per-style network nor the solver has a target to descend with it.
+    """
+    if _is_arbitrary_loss(OmegaConf.select(cfg, "loss._target_")):
+        raise FastNSTError(
+            f"{_loss_choice(cfg)} trains arbitrary-style networks (train.py experiment=adain); "
+            "per-style networks and the solver take a per-style loss, e.g. loss=gatys or "
+            f"loss=johnson (any but {', '.join(arbitrary_losses())})"
+        )
+
+
 def build_loss(cfg: DictConfig, style: Tensor | list[Tensor] | None = None) -> PerceptualLoss:
     """The perceptual loss of ``cfg.loss`` with the style targets of ``cfg.style`` set.
 
     Shared by the trainer, the optimization solver and the comparison report, so all three
     evaluate exactly the same loss. ``style`` is the painting, or the list of paintings of a
     multi-style run, when the caller has loaded them already (they are then not read again).
+    Arbitrary-style losses are refused (:func:`check_per_style_loss`).
     """
+    check_per_style_loss(cfg)
     loss = instantiate(cfg.loss)
     loss.set_style(style_from_config(cfg.style, cfg.paths.cache_dir) if style is None else style)
     return loss

@@ -4,13 +4,10 @@
 
 from __future__ import annotations
 
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.core.hydra_config import HydraConfig
-from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from fastnst.app.builders import build_loss, style_from_config
@@ -18,8 +15,6 @@ from fastnst.device import describe_device, resolve_device
 from fastnst.errors import FastNSTError
 from fastnst.inference.arbitrary import is_arbitrary
 from fastnst.io.image import list_images, load_image
-from fastnst.losses import PerceptualLoss
-from fastnst.losses.adain import AdaINLoss
 from fastnst.models.checkpoint import StyleCheckpoint, load_style_checkpoint
 from fastnst.solver.callbacks import ProgressBar, SnapshotWriter, TensorBoardLogger
 from fastnst.solver.compare import compare_image
@@ -28,57 +23,6 @@ from fastnst.solver.report import write_report
 from fastnst.solver.targets import make_targets, target_jobs
 
 GIF_FRAMES = 50  # frames of the progress GIF when no snapshot period is given
-
-
-ARBITRARY_LOSS = f"{AdaINLoss.__module__}.{AdaINLoss.__qualname__}"
-
-
-def _is_arbitrary_loss(target: Any) -> bool:
-    found = get_object(target) if isinstance(target, str) else None
-    return isinstance(found, type) and issubclass(found, AdaINLoss)
-
-
-def arbitrary_losses() -> list[str]:
-    """The shipped ``loss=`` options of arbitrary-style training: those naming the AdaIN loss,
-    and those inheriting one (read as text: nothing is imported)."""
-    folder = files("fastnst.configs").joinpath("loss")
-    configs = {
-        path.name.removesuffix(".yaml"): OmegaConf.create(path.read_text())
-        for path in folder.iterdir() if path.name.endswith(".yaml")
-    }  # fmt: skip
-    found = {name for name, cfg in configs.items() if ARBITRARY_LOSS in str(cfg)}
-    for name, cfg in configs.items():
-        if any(str(parent) in found for parent in cfg.get("defaults", [])):
-            found.add(name)
-    return sorted(found)
-
-
-def _loss_choice(cfg: DictConfig) -> str:
-    """``loss=NAME`` as the command line chose it, else the loss's class name."""
-    if HydraConfig.initialized() and HydraConfig.get().runtime.choices.get("loss"):
-        return f"loss={HydraConfig.get().runtime.choices['loss']}"
-    return f"the loss {str(cfg.loss._target_).rsplit('.', 1)[-1]}"
-
-
-def check_solver_loss(cfg: DictConfig) -> None:
-    """A one-line FastNSTError for a loss the solver cannot optimize toward.
-
-    The AdaIN loss (``loss=adain``) compares a network's output with a target the network
-    itself makes from a painting (Huang & Belongie 2017): it trains arbitrary-style networks
-    and holds no style target of its own, so there is nothing for the solver to descend.
-    """
-    if _is_arbitrary_loss(OmegaConf.select(cfg, "loss._target_")):
-        raise FastNSTError(
-            f"{_loss_choice(cfg)} trains arbitrary-style networks (train.py experiment=adain); "
-            "the solver optimizes toward one painting: pass a per-style loss, e.g. loss=gatys or "
-            f"loss=johnson (any but {', '.join(arbitrary_losses())})"
-        )
-
-
-def solver_loss(cfg: DictConfig, style: torch.Tensor | None = None) -> PerceptualLoss:
-    """:func:`~fastnst.app.builders.build_loss` for the solver, after :func:`check_solver_loss`."""
-    check_solver_loss(cfg)
-    return build_loss(cfg, style)
 
 
 def solver_config(cfg: DictConfig, iterations: int, **overrides: Any) -> SolverConfig:
@@ -105,7 +49,7 @@ def _callbacks(cfg: DictConfig, total: int) -> Any:
 def run_optimize(cfg: DictConfig) -> dict[str, Any]:
     """Optimize ``cfg.content`` (file or folder) into ``cfg.output``; returns losses.json."""
     device = resolve_device(cfg.device)
-    loss = solver_loss(cfg).to(device)
+    loss = build_loss(cfg).to(device)
     config = solver_config(cfg, cfg.iterations, preserve_color=cfg.preserve_color or False)
     jobs = target_jobs(cfg.content, cfg.output)
     folder = Path(cfg.output) if Path(cfg.content).is_dir() else jobs[0][1].parent
@@ -144,7 +88,7 @@ def run_compare(cfg: DictConfig) -> dict[str, Path]:
         )
     loss_cfg = loss_config(cfg, checkpoint)
     style = style_from_config(loss_cfg.style, cfg.paths.cache_dir)
-    loss = solver_loss(loss_cfg, style).to(device)
+    loss = build_loss(loss_cfg, style).to(device)
     model = checkpoint.model.to(device)
     iterations = sorted({int(n) for n in cfg.iterations})
     if not iterations or iterations[0] < 0:

@@ -7,8 +7,10 @@ The app bounds what it reads (bytes, pixels, the time a body takes, the inferenc
   line plus headers over ``max_header_bytes`` is answered 400 by uvicorn and the connection
   closed;
 - a client that has not finished a request's line and headers ``header_timeout`` seconds after
-  connecting (or after its previous response) gets 408 and is disconnected, so connections that
-  trickle a byte at a time (slowloris) cannot pile up;
+  connecting, or after the first byte of its next request on a kept-alive connection, gets 408
+  and is disconnected, so connections that trickle a byte at a time (slowloris) cannot pile up
+  (an idle kept-alive connection is closed silently by uvicorn after ``timeout_keep_alive``: a
+  408 there could cross a client's next request on the wire);
 - beyond ``max_connections`` open connections uvicorn answers 503 at once.
 """
 
@@ -29,8 +31,9 @@ TIMEOUT_RESPONSE = (
 class HeaderDeadlineProtocol(H11Protocol):
     """uvicorn's h11 protocol with a deadline for each request's line and headers.
 
-    The deadline is armed when the connection opens and after each response, and disarmed once
-    h11 has parsed a request's headers (the app bounds the body's time itself).
+    The deadline is armed when the connection opens and when the first bytes of a later request
+    arrive, and disarmed once h11 has parsed the request's headers (the app bounds the body's
+    time itself).
     """
 
     header_timeout: float = 10.0
@@ -44,14 +47,16 @@ class HeaderDeadlineProtocol(H11Protocol):
         self._disarm()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        between = self.cycle is None or self.cycle.response_complete
+        if self._deadline is None and between:  # a new request starts on a kept-alive connection
+            self._arm()
+        super().data_received(data)
+
     def handle_events(self) -> None:
         super().handle_events()
         if self.cycle is not self._waiting_for:  # a new request's headers arrived
             self._disarm()
-
-    def on_response_complete(self) -> None:
-        self._arm()  # first: uvicorn may parse a pipelined request right away, which disarms it
-        super().on_response_complete()
 
     def _arm(self) -> None:
         self._disarm()
