@@ -6,7 +6,7 @@
 For ``loss=examples`` (pytorch/examples), ``johnson2016`` (jcjohnson/fast-neural-style),
 ``magenta`` (Magenta image_stylization), ``gatys2016`` (Gatys et al. 2016) and ``tutorial`` (the
 PyTorch neural-style tutorial), builds our loss from the real configs on a seeded random VGG and
-the reference's objective re-implemented from its published code (tests/reference_recipes.py)
+the reference's objective re-implemented from its published code (tests/reference_objectives.py)
 on the same weights, then prints a Markdown table (reference, size, term, ratio ours / theirs,
 cosine of the two pixel gradients of that term) and writes it as JSON. docs/references.md
 explains each recipe. Runs from a checkout (it reads tests/ and configs/), on a CPU in seconds.

@@ -124,7 +124,7 @@ def compose_root(name: str, tmp_path: Path, style_image: Path, *overrides: str):
 
 
 def test_run_compare_uses_the_checkpoints_loss(make_cfg, tmp_path: Path, style_image: Path) -> None:
-    train(make_cfg("style.weight=12345.0", "trainer.max_steps=2"))
+    train(make_cfg("loss.style_weight=12345.0", "trainer.max_steps=2"))  # loss=examples' own
     content = tmp_path / "photos"
     write_images(content, 2, size=(32, 24), seed=5)
     cfg = compose_root(
