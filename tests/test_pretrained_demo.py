@@ -75,6 +75,7 @@ def test_api_lists_the_catalogue_with_thumbnails(catalogue, tmp_path):
         with torch.no_grad():
             expected = catalogue["candy"](scene).clamp(0, 255)[0].permute(1, 2, 0).numpy()
         assert got.shape == (*THUMBNAIL_SIZE[::-1], 3) and np.abs(got - expected).max() <= 1.0
+        assert got.std() > 10  # a picture, not a flat colour
         assert client.get("/api/thumbnail?model=adain").status_code == 404
         missing = client.get("/api/thumbnail?model=../manifest.json")
         assert missing.status_code == 404 and "\n" not in missing.json()["error"]
