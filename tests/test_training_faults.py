@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,7 +21,9 @@ from conftest import REPO
 
 from fastnst.app.cli import exit_on_user_error
 from fastnst.app.train import train
+from fastnst.errors import FastNSTError
 from fastnst.models.checkpoint import load_style_checkpoint
+from fastnst.training.faults import AtomicCheckpointIO, GracefulStop
 from fastnst.training.module import StyleTransferModule
 
 QUIET = [
@@ -211,6 +214,27 @@ def test_a_nan_loss_stops_before_the_weights_change(
     for name, value in saved.items():  # step 3 changed nothing
         assert torch.equal(weights[name], value), name
         assert torch.isfinite(value).all(), name
+
+
+def test_a_second_signal_stops_at_once_and_workers_ignore_signals(tmp_path: Path) -> None:
+    io = AtomicCheckpointIO()
+    io.last_saved = (tmp_path / "last.ckpt", 7)
+    trainer = SimpleNamespace(strategy=SimpleNamespace(checkpoint_io=io), ckpt_path=None)
+    stop = GracefulStop(tmp_path)
+    stop.fitting, stop.trainer = True, trainer
+    stop.pid = os.getpid() + 1  # as seen from a forked DataLoader worker: ignored
+    stop.handle(signal.SIGINT, None)
+    assert stop.received is None
+    stop.pid = os.getpid()
+    stop.handle(signal.SIGTERM, None)
+    assert stop.received == "SIGTERM"
+    with pytest.raises(FastNSTError) as stopped:
+        stop.handle(signal.SIGINT, None)
+    assert str(stopped.value) == (
+        f"stopped at once by a second SIGINT, interrupted.ckpt not written; last good "
+        f"checkpoint {tmp_path / 'last.ckpt'} (step 7), intact: continue with "
+        f"ckpt_path={tmp_path / 'last.ckpt'}"
+    )
 
 
 @pytest.mark.slow  # a real small filesystem: root only (mount), about 30 s
