@@ -90,6 +90,16 @@ def test_hash_mismatch_is_refused_and_nothing_is_kept(server, fresh_cache, tmp_p
     assert cache_files(fresh_cache) == []
 
 
+def test_a_size_unlike_the_published_one_is_refused(server, fresh_cache, tmp_path):
+    data, _ = serve_plain(server, tmp_path, size=123)
+    with pytest.raises(FastNSTError) as info:
+        resolve_model("plain")
+    assert str(info.value).startswith(
+        f"refused {server.url}/m/plain.pth: {len(data)} bytes, the source publishes 123; "
+        "the file was removed; or download")  # fmt: skip
+    assert cache_files(fresh_cache) == []
+
+
 def test_truncated_transfer_keeps_nothing_then_a_second_try_succeeds(server, fresh_cache, tmp_path):
     data, _ = serve_plain(server, tmp_path)
     server.modes["/m/plain.pth"] = "truncate"

@@ -125,11 +125,11 @@ def _ensure_download(d: Download, root: Path, manifest: Manifest, hint: str) -> 
         path.unlink()
     expected = d.sha256 or (record.sha256 if record else None)
     _download(d, root, expected, hint)
-    if d.size is not None and path.stat().st_size != d.size:
+    if d.size is not None and (size := path.stat().st_size) != d.size:
         path.unlink()
         raise FastNSTError(
-            f"refused {d.url}: {path.stat().st_size if path.exists() else '?'} bytes, the source "
-            f"publishes {d.size}; the file was removed; {hint}"
+            f"refused {d.url}: {size} bytes, the source publishes {d.size}; the file was "
+            f"removed; {hint}"
         )
     rec = manifest.put(d.key, d.url, pinned=d.sha256 is not None)
     print(f"{d.key}: {rec.size} bytes, sha256 {rec.sha256} "
