@@ -58,7 +58,7 @@ def assert_image_close(path: Path, reference: np.ndarray) -> None:
     assert np.abs(got - reference).max() <= 1.0  # 8-bit rounding of the same values
 
 
-def test_cli_lists_fetches_and_stylizes_with_a_name(candy, tmp_path, capsys):
+def test_cli_lists_fetches_and_stylizes_with_a_name(candy, fresh_cache, tmp_path, capsys):
     photo = write_images(tmp_path / "in", 1, size=(40, 32))[0]
     main(["models"])
     listing = capsys.readouterr().out
@@ -66,7 +66,9 @@ def test_cli_lists_fetches_and_stylizes_with_a_name(candy, tmp_path, capsys):
     main(["models", "fetch", "candy"])
     assert "saved_models/candy.pth" in capsys.readouterr().out
     main(["models"])
-    assert [line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:3]] == ["yes", "-"]
+    size = (fresh_cache / "ex/saved_models.zip").stat().st_size / 1e6
+    rows = capsys.readouterr().out.splitlines()[1:3]
+    assert rows[0].endswith(f"yes ({size:.1f} MB downloaded)") and rows[1].endswith(" -")
     out = tmp_path / "out.png"
     fp32 = ["--device", "cpu", "--precision", "fp32"]  # auto may pick bf16: not comparable
     main(["stylize", str(photo), "--model", "candy", "-o", str(out), *fp32])

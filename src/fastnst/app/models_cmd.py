@@ -47,14 +47,16 @@ def _names(words: list[str], action: str) -> list[str]:
 def list_models() -> None:
     """One line per model: name, kind, licence, cached (with size) or not."""
     from fastnst.io.pretrained import catalog_status
-    from fastnst.io.pretrained_cache import cache_root
+    from fastnst.io.pretrained_cache import Manifest, cache_root
 
-    rows = catalog_status()
+    rows, manifest = catalog_status(), Manifest(cache_root())
     width = max(len(model.name) for model, _ in rows)
     print(f"{'NAME':<{width}}  {'KIND':<12}  {'LICENCE':<32}  CACHED")
     for model, cached in rows:
         lic = model.license.name + ("" if model.license.commercial else " *")
-        cell = "yes" if cached else "-"
+        records = [manifest.record(d.key) for d in model.downloads]
+        size = sum(r.size for r in records if r is not None) / 1e6
+        cell = f"yes ({size:.1f} MB downloaded)" if cached else "-"
         print(f"{model.name:<{width}}  {model.kind_words:<12}  {lic:<32}  {cell}")
     print(f"\ncache: {cache_root()}   * needs --accept-license (no commercial use)")
     print("fetch: fastnst models fetch NAME|all")
