@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -212,3 +213,20 @@ def test_magenta_is_fetched_and_converted_once(server, fresh_cache, tmp_path):
     assert torch.equal(stylizer(x), expected)
     Stylizer.from_pretrained("monet", device="cpu", style="style_02")
     assert converted.stat().st_mtime_ns == stamp and server.hits["/monet.ckpt"] == 1
+
+
+def test_show_prints_the_record_and_remove_forgets_it(candy, fresh_cache, capsys):
+    main(["models", "fetch", "candy"])
+    record = json.loads((fresh_cache / "manifest.json").read_text())["files"]
+    zipped = record["ex/saved_models.zip"]
+    capsys.readouterr()
+    main(["models", "show", "candy"])
+    shown = capsys.readouterr().out
+    assert f"{zipped['size']} bytes, sha256 {zipped['sha256']}" in shown
+    main(["models", "remove", "candy"])
+    assert not (fresh_cache / "ex").exists()
+    left = json.loads((fresh_cache / "manifest.json").read_text())["files"]
+    assert not [key for key in left if key.startswith("ex/")]
+    capsys.readouterr()
+    main(["models", "show", "candy"])
+    assert "not cached" in capsys.readouterr().out

@@ -100,6 +100,10 @@ def remove_model(name: str) -> None:
                 path.unlink(missing_ok=True)
         manifest.forget(key)
         manifest.forget(f"{key}.unzip")
+        for parent in (root / key).parents:  # folders left empty
+            if parent == root or not parent.is_dir() or any(parent.iterdir()):
+                break
+            parent.rmdir()
     print(f"removed {name} ({', '.join(keys)})")
 
 
