@@ -46,10 +46,12 @@ def _names(words: list[str], action: str) -> list[str]:
 
 def list_models() -> None:
     """One line per model: name, kind, licence, cached (with size) or not."""
-    from fastnst.io.pretrained import catalog_status
+    from fastnst.io.pretrained import is_cached
     from fastnst.io.pretrained_cache import Manifest, cache_root
+    from fastnst.models.catalog import load_catalog
 
-    rows, manifest = catalog_status(), Manifest(cache_root())
+    rows = [(model, is_cached(model)) for model in load_catalog().values()]
+    manifest = Manifest(cache_root())
     width = max(len(model.name) for model, _ in rows)
     print(f"{'NAME':<{width}}  {'KIND':<12}  {'LICENCE':<32}  CACHED")
     for model, cached in rows:

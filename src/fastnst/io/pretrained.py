@@ -27,7 +27,7 @@ from pathlib import Path
 
 from fastnst.errors import FastNSTError
 from fastnst.io.pretrained_cache import FileRecord, Manifest, cache_root, sha256_of
-from fastnst.models.catalog import CatalogModel, Download, catalog_model, load_catalog
+from fastnst.models.catalog import CatalogModel, Download, catalog_model
 
 _FILE_SUFFIXES = (".ckpt", ".pth", ".pt", ".onnx", ".t7")
 
@@ -255,8 +255,3 @@ def _ensure_converted(model: CatalogModel, source: Path, root: Path, manifest: M
     convert_magenta_checkpoint(source, dest, overwrite=True)  # TensorFlow: FastNSTError
     manifest.put(str(model.file), None, pinned=False)
     return dest
-
-
-def catalog_status() -> list[tuple[CatalogModel, bool]]:
-    """Every catalogue model with whether its file is cached."""
-    return [(model, is_cached(model)) for model in load_catalog().values()]
