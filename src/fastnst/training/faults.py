@@ -12,6 +12,7 @@ costs at most the current step, never a checkpoint, and ends in one line (docs/t
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -23,6 +24,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from pytorch_lightning.callbacks import TQDMProgressBar
 
 from fastnst.errors import FastNSTError
 from fastnst.io.atomic import atomic_path
@@ -117,6 +119,16 @@ def resume_hint(trainer: pl.Trainer) -> str:
     return "no checkpoint written by this run yet: start again"
 
 
+def close_progress_bars(trainer: pl.Trainer) -> None:
+    """Close Lightning's tqdm bars (it leaves them open when ``fit`` raises)."""
+    bar = trainer.progress_bar_callback
+    if not isinstance(bar, TQDMProgressBar):
+        return
+    for name in ("val_progress_bar", "train_progress_bar"):
+        with contextlib.suppress(TypeError):  # not started
+            getattr(bar, name).close()
+
+
 class GracefulStop(pl.Callback):
     """SIGINT or SIGTERM: finish the current step, save ``<dirpath>/<filename>``, stop.
 
@@ -164,6 +176,7 @@ class GracefulStop(pl.Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
     ) -> None:
         self.fitting = False  # Lightning's teardown, next, sets our handlers back: they delegate
+        close_progress_bars(trainer)  # any error's one line then starts on a line of its own
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
