@@ -12,8 +12,8 @@ from fastnst.vgg import VGGFeatures, layer_names
 def vgg_perceptual_loss(
     *,
     arch: str,
-    content_layers: Mapping[str, float],
-    style_layers: Mapping[str, float],
+    content_layers: Mapping[str, float | None],
+    style_layers: Mapping[str, float | None],
     weights: str = "imagenet",
     input_norm: str = "auto",
     pooling: str = "max",
