@@ -164,6 +164,17 @@ def test_stylizer_options_of_other_networks_are_one_line(
         Stylizer.from_checkpoint(files[kind], device="cpu", backend="torch", **options)
 
 
+def test_an_exported_multi_style_model_takes_a_style(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from fastnst.inference.export import export_model
+    from fastnst.inference.runtime import OnnxModel
+
+    path = export_model(multi_model(), tmp_path / "multi.onnx", "onnx", styles=NAMES)
+    stylizer = Stylizer(OnnxModel(path), style="great_wave", styles=NAMES)
+    assert stylizer.style_weights.tolist() == [0.0, 1.0, 0.0]  # not taken for a painting input
+
+
 @pytest.mark.parametrize(
     ("kind", "options", "fragment"),
     [

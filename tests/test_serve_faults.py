@@ -98,3 +98,18 @@ def test_the_demo_command_gives_uvicorn_its_limits(models: Path, monkeypatch) ->
     assert options["http"].header_timeout == 3.0
     assert options["h11_max_incomplete_event_size"] == 8 * 1024
     assert options["limit_concurrency"] == 256 and options["host"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"style": '{"a": 1e400}'}, {"style": '{"a": NaN}'}, {"style": '{"a": [1]}'},
+     {"style": '{"a": "x"}'}, {"strength": "nan"}, {"strength": "inf"}, {"strength": "-0.1"},
+     {"preserve_color": "../../x"}],
+)  # fmt: skip
+def test_hostile_options_are_one_line_400s(query: dict) -> None:
+    from fastnst.demo.limits import parse_options
+    from fastnst.demo.uploads import UploadError
+
+    with pytest.raises(UploadError) as info:
+        parse_options(query)
+    assert info.value.status == 400 and "\n" not in str(info.value)

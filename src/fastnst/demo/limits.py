@@ -7,6 +7,7 @@ Each check raises :class:`~fastnst.demo.uploads.UploadError` (its HTTP status, o
 from __future__ import annotations
 
 import json
+import math
 
 import anyio
 from starlette.requests import Request
@@ -84,8 +85,10 @@ def parse_options(params) -> dict:
     if style is not None and style.startswith("{"):
         try:
             style = {str(k): float(v) for k, v in json.loads(style).items()}
-        except (ValueError, AttributeError) as err:
+        except (ValueError, AttributeError, TypeError) as err:
             raise UploadError(400, "style must be a name or JSON weights {name: weight}") from err
+        if not all(math.isfinite(weight) for weight in style.values()):
+            raise UploadError(400, "style weights must be finite numbers")
     return {"strength": round(strength, 3), "preserve_color": color, "style": style}
 
 

@@ -140,7 +140,8 @@ class Stylizer:
         precision: str = "fp32",
     ) -> None:
         _check_options(strength, preserve_color, size, max_size, tile, tile_overlap)
-        arbitrary = is_arbitrary(model) or bool(getattr(model, "arbitrary", False))
+        onnx = isinstance(model, OnnxModel)
+        arbitrary = bool(model.arbitrary) if onnx else is_arbitrary(model)
         check_choice_options(
             arbitrary, style=style, style_image=style_image, weights=style_image_weights
         )
