@@ -14,6 +14,7 @@ one CPU is therefore not a bound; this one is derived from what is compared:
   ``8 * 64 * u = 256 eps``; two programs each round, so they may differ by ``LAYER_ROUNDING =
   512 eps = 6.1e-5`` per layer. The deterministic worst case (``K u``, Higham 2002, sec. 3.1) is
   what a sum in the worst order reaches; real kernels block their sums and stay far below.
+  Where every sum is known to be short, pass its length as ``terms``.
 * Errors add up layer by layer: ``depth`` is the number of layers (a convolution with its norm and
   activation; a matrix product) the compared values went through. Instance norm gives every layer
   unit-scale activations, so the error stays relative to that scale; its own mean and variance
