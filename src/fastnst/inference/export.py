@@ -78,10 +78,13 @@ class ExportedStylizer(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model.eval()
+        # a network whose own padding export keeps symbolic (``export_any_size``, e.g. Johnson
+        # et al.'s Torch7 network) gets the image as it is: padding it first would change it
+        self.pad_first = not getattr(model, "export_any_size", False)
 
     def forward(self, image: Tensor, style: Tensor | None = None) -> Tensor:
         h, w = image.shape[-2:]
-        x = pad_like_network(image)
+        x = pad_like_network(image) if self.pad_first else image
         y = self.model(x) if style is None else self.model(x, style)
         return y[..., :h, :w].clamp(0, 1)
 

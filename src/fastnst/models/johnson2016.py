@@ -103,6 +103,7 @@ class Johnson2016Net(nn.Module):
     """
 
     arch = "johnson2016"
+    export_any_size = True  # reflect_pad gathers by index: export keeps H, W symbolic
 
     def __init__(
         self, encoder: Sequence[int] = (32, 64, 128), decoder: Sequence[int] = (64, 32),
