@@ -4,11 +4,12 @@
         [--dtype float64] [--output reference_equivalence.json]
 
 For ``loss=examples`` (pytorch/examples), ``johnson2016`` (jcjohnson/fast-neural-style),
-``magenta`` (Magenta image_stylization), ``gatys2016`` (Gatys et al. 2016) and ``tutorial`` (the
-PyTorch neural-style tutorial), builds our loss from the real configs on a seeded random VGG and
-the reference's objective re-implemented from its published code (tests/reference_objectives.py)
-on the same weights, then prints a Markdown table (reference, size, term, ratio ours / theirs,
-cosine of the two pixel gradients of that term) and writes it as JSON. docs/references.md
+``magenta`` (Magenta image_stylization), ``gatys2016`` (Gatys et al. 2016), ``tutorial`` (the
+PyTorch neural-style tutorial) and ``adain`` (pytorch-AdaIN's ``Net``), builds our loss from
+the real configs on a seeded random VGG and the reference's objective re-implemented from its
+published code (tests/reference_objectives.py, tests/adain_equivalence.py) on the same
+weights, then prints a Markdown table (reference, size, term, ratio ours / theirs, cosine of
+the two pixel gradients of that term) and writes it as JSON. docs/references.md
 explains each recipe. Runs from a checkout (it reads tests/ and configs/), on a CPU in seconds.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -24,6 +26,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from adain_equivalence import compare_adain  # noqa: E402
 from reference_recipes import REFERENCES, compare, worst  # noqa: E402
 
 from fastnst.io.atomic import write_json  # noqa: E402
@@ -50,7 +53,8 @@ def table(rows: list[dict[str, object]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["32x40", "48x56"], help="HxW of the images")
-    parser.add_argument("--recipes", nargs="+", default=sorted(REFERENCES), choices=REFERENCES)
+    recipes = [*sorted(REFERENCES), "adain"]
+    parser.add_argument("--recipes", nargs="+", default=recipes, choices=recipes)
     parser.add_argument("--seed", type=int, default=0, help="of the VGG weights and the images")
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     parser.add_argument("--output", type=Path, default=Path("reference_equivalence.json"))
@@ -61,7 +65,9 @@ def main() -> None:
         row
         for recipe in args.recipes
         for size in args.sizes
-        for row in compare(recipe, parse_size(size), args.seed, dtype)
+        for row in (compare_adain if recipe == "adain" else partial(compare, recipe))(
+            parse_size(size), args.seed, dtype
+        )
     ]
     ratio, cosine = worst(rows)
     print(table(rows))

@@ -109,11 +109,11 @@ def test_reference_normalizations_by_hand() -> None:
 def test_script_prints_the_table_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "equivalence.json"
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--sizes", "24x32", "--recipes", "examples", "tutorial",
+        [sys.executable, str(SCRIPT), "--sizes", "24x32", "--recipes", "examples", "tutorial", "adain",
          "--output", str(out)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     data = json.loads(out.read_text())
-    assert {row["reference"] for row in data["rows"]} == {"examples", "tutorial"}
+    assert {row["reference"] for row in data["rows"]} == {"examples", "tutorial", "adain"}
     assert data["worst_ratio_error"] <= 1e-5 and data["worst_cosine"] >= 0.99999
     assert "| reference |" in result.stdout and "examples" in result.stdout
