@@ -109,8 +109,8 @@ def test_reference_normalizations_by_hand() -> None:
 def test_script_prints_the_table_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "equivalence.json"
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--sizes", "24x32", "--recipes", "examples", "tutorial", "adain",
-         "--output", str(out)],
+        [sys.executable, str(SCRIPT), "--sizes", "24x32", "--recipes", "examples", "tutorial",
+         "adain", "--output", str(out)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     data = json.loads(out.read_text())
