@@ -201,7 +201,7 @@ def test_luminance_only_ignores_chroma_and_matches_the_style_luminance() -> None
     )
 
 
-ARBITRARY_LOSSES = {"adain", "adain_paper"}  # the arbitrary-style loss takes a painting per sample: test_adain.py
+ARBITRARY_LOSSES = {"adain", "adain_paper"}  # take a painting per sample: test_adain.py
 LOSS_CONFIGS = sorted(
     path.stem for path in (CONFIGS / "loss").glob("*.yaml") if path.stem not in ARBITRARY_LOSSES
 )
