@@ -68,8 +68,9 @@ def _header(path: Path) -> list[str]:
         text = line[1:].removeprefix(" ")
         (code if text.startswith("  ") else prose).append(text.strip())
     out = [" ".join(line for line in prose if line), ""]
-    if code:
-        out += ["```", *code, "```", ""]
+    if code:  # quoted from the file's comment: the guide pages show (and tests run) such commands
+        out += ["<!-- not run: quoted from the YAML file's comment, with placeholders -->",
+                "```", *code, "```", ""]  # fmt: skip
     parents = [line.strip("- ").strip() for line in lines if line.startswith("  - ")]
     inherited = [name for name in parents if name != "_self_" and ":" not in name]
     if inherited and path.parent != CONFIGS:
