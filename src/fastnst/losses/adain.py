@@ -61,7 +61,8 @@ def adain_loss(
         target: t, the AdaIN output the decoder was given, (B, 512, H_4, W_4).
         style_features: f_l(s) per layer, (B or 1, C_l, H'_l, W'_l), or their
             (B or 1, 2, C_l) statistics.
-        content_weight, style_weight: w_c, w_s.
+        content_weight: w_c.
+        style_weight: w_s.
         normalization: ``"target"`` (scale-free) or ``"paper"``.
         unbiased: Standard deviations over HW - 1, as the reference code (of features only:
             statistics passed in are used as they are).
@@ -87,7 +88,8 @@ class AdaINLoss(nn.Module):
     """:func:`adain_loss` with its weights fixed, as ``loss=adain`` builds it.
 
     Args:
-        content_weight, style_weight: w_c, w_s.
+        content_weight: w_c.
+        style_weight: w_s.
         normalization: ``"target"`` (scale-free, for any VGG) or ``"paper"`` (the reference
             with ``style_weight=10``, ``unbiased=True`` and the ``vgg_normalised`` encoder).
         unbiased: See :func:`adain_loss`.

@@ -148,8 +148,9 @@ class AdaINNet(nn.Module):
     as it went in.
 
     Args:
-        mean, std: The torchvision encoder's input normalization (ImageNet's for torchvision
-            weights); ``vgg_normalised`` has its own (its index 0) and ignores them.
+        mean: The torchvision encoder's input mean (ImageNet's for torchvision weights);
+            ``vgg_normalised`` has its own normalization (its index 0) and ignores it.
+        std: The torchvision encoder's input standard deviation, likewise.
         eps: Of the standard deviations.
         encoder: ``"torchvision"`` or ``"vgg_normalised"`` (see module).
         unbiased: Variances over HW - 1, as pytorch-AdaIN's ``calc_mean_std``.

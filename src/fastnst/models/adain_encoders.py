@@ -43,7 +43,8 @@ class VGG19Encoder(nn.Module):
     the checkpoint, see the module docstring); ``train()`` keeps eval mode.
 
     Args:
-        mean, std: The input normalization the weights were trained with, (x - mean) / std.
+        mean: The input mean the weights were trained with, (x - mean) / std.
+        std: The input standard deviation the weights were trained with.
     """
 
     multiple, min_side, min_style_side = MULTIPLE, MIN_SIDE, 1  # padding AdaINNet gives inputs

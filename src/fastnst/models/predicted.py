@@ -75,7 +75,8 @@ class PredictedStyleNet(nn.Module):
 
     Args:
         bottleneck: Size of the style vector z (100 in the paper).
-        mean, std: The encoder's input normalization.
+        mean: The encoder's input mean.
+        std: The encoder's input standard deviation.
         eps: Of the style statistics.
     """
 
