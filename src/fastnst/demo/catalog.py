@@ -29,8 +29,9 @@ from fastnst.inference.arbitrary import is_arbitrary
 from fastnst.inference.export import is_predictor_file
 from fastnst.inference.runtime import OnnxModel, cached_onnx_model
 from fastnst.models.checkpoint import load_style_checkpoint
+from fastnst.models.interop.onnx_zoo import is_zoo_onnx
 
-MODEL_SUFFIXES = (".ckpt", ".pth", ".pt", ".onnx")
+MODEL_SUFFIXES = (".ckpt", ".pth", ".pt", ".onnx", ".t7")
 PARTS = ("model", "style")  # of an ONNX file for the browser: the network, a split's predictor
 
 
@@ -194,7 +195,7 @@ class ModelCatalog:
     def _load(self, name: str, key: tuple) -> Any:
         """The loaded file (``StyleCheckpoint`` or ``OnnxModel``); call with the lock held."""
         path = self.path(name)
-        if path.suffix.lower() == ".onnx":
+        if path.suffix.lower() == ".onnx" and not is_zoo_onnx(path):  # the zoo's: a network
             return self._models.get(key, lambda: OnnxModel(path))
         return self._models.get(key, lambda: load_style_checkpoint(path))
 
