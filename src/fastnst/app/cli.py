@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from fastnst.errors import FastNSTError
+from fastnst.errors import FastNSTError, find_cause
 
 if TYPE_CHECKING:
     from fastnst.inference.files import Report
@@ -20,14 +20,7 @@ Result = TypeVar("Result")
 
 def find_user_error(error: BaseException) -> FastNSTError | None:
     """The FastNSTError in ``error``'s chain of causes (Hydra's instantiate wraps them)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, FastNSTError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
+    return find_cause(error, FastNSTError)
 
 
 def exit_on_user_error(main: Callable[..., Result]) -> Callable[..., Result]:

@@ -26,7 +26,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import TQDMProgressBar
 
-from fastnst.errors import FastNSTError
+from fastnst.errors import FastNSTError, find_cause
 from fastnst.io.atomic import atomic_path
 
 
@@ -62,7 +62,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 os.fsync(file.fileno())
             fsync_directory(path.parent)
         except (OSError, RuntimeError) as error:
-            cause = os_error(error)
+            cause = find_cause(error, OSError)
             if cause is None:
                 raise
             raise FastNSTError(self.write_error(path, cause)) from error
@@ -82,19 +82,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             return "no checkpoint written by this run yet: start again"
         path, step = self.last_saved
         return f"last good checkpoint {path} (step {step}), intact: continue with ckpt_path={path}"
-
-
-def os_error(error: BaseException) -> OSError | None:
-    """The OSError in ``error``'s chain: torch.save reports a failed write (ENOSPC) as a
-    RuntimeError ("unexpected pos") raised while handling the OSError."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, OSError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def fsync_directory(folder: Path) -> None:
